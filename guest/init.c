@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PID 1 of the workbench's guest: mount what the KVM selftests need, carry
+ * out the test plan in /plan, stream KTAP to the console and power off.
+ *
+ * The plan is line oriented; blank lines and lines starting with '#' are
+ * ignored.  Every other line is one KTAP test:
+ *
+ *   set PATH VALUE              write VALUE to PATH (sysfs, procfs)
+ *   hugepages SIZE_KB COUNT     reserve COUNT hugepages of SIZE_KB, verify
+ *   run NAME TIMEOUT_S ARGV...  run ARGV; exit 0 passes, 4 (KSFT_SKIP) skips
+ *   cat NAME PATH               copy PATH to the console, as diagnostics
+ *
+ * A final "dmesg" test fails if the kernel log holds a splat.  Everything a
+ * test prints is passed through as KTAP diagnostics ("# ..."), so the host
+ * can parse both the verdicts and the figures from one console stream.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LINES	256
+#define MAX_ARGS	64
+#define KSFT_SKIP	4
+
+static char *plan[MAX_LINES];
+static int nr_plan;
+static int nr_failed;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static void result(int nr, const char *name, int ok, const char *directive)
+{
+	printf("%s %d %s%s%s\n", ok ? "ok" : "not ok", nr, name,
+	       directive ? " # " : "", directive ? directive : "");
+	fflush(stdout);
+	if (!ok)
+		nr_failed++;
+}
+
+static void power_off(void)
+{
+	fflush(stdout);
+	sync();
+	reboot(RB_POWER_OFF);
+	/* Only reached if the platform cannot power off: the host times out. */
+	for (;;)
+		pause();
+}
+
+static void mount_fs(const char *src, const char *dir, const char *type)
+{
+	mkdir(dir, 0755);
+	if (mount(src, dir, type, 0, NULL) && errno != EBUSY)
+		diag("init: mount %s on %s: %s", type, dir, strerror(errno));
+}
+
+static void setup_console(void)
+{
+	int fd;
+
+	mount_fs("devtmpfs", "/dev", "devtmpfs");
+	fd = open("/dev/console", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+static void setup_mounts(void)
+{
+	mount_fs("proc", "/proc", "proc");
+	mount_fs("sysfs", "/sys", "sysfs");
+	mount_fs("tmpfs", "/tmp", "tmpfs");
+	mount_fs("tmpfs", "/dev/shm", "tmpfs");
+	mount_fs("devpts", "/dev/pts", "devpts");
+	mount_fs("hugetlbfs", "/dev/hugepages", "hugetlbfs");
+	mount_fs("debugfs", "/sys/kernel/debug", "debugfs");
+	mount_fs("tracefs", "/sys/kernel/tracing", "tracefs");
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static void load_plan(void)
+{
+	static char text[64 * 1024];
+	char *line, *save;
+	int fd;
+	ssize_t n;
+
+	fd = open("/plan", O_RDONLY);
+	if (fd < 0) {
+		diag("init: no /plan: %s", strerror(errno));
+		return;
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 0)
+		return;
+	text[n] = '\0';
+	for (line = strtok_r(text, "\n", &save); line && nr_plan < MAX_LINES;
+	     line = strtok_r(NULL, "\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line && *line != '#')
+			plan[nr_plan++] = line;
+	}
+}
+
+static int split(char *line, char **argv, int max)
+{
+	int argc = 0;
+	char *save, *tok;
+
+	for (tok = strtok_r(line, " \t", &save); tok && argc < max - 1;
+	     tok = strtok_r(NULL, " \t", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	return argc;
+}
+
+static void do_set(int nr, char **argv, int argc)
+{
+	char name[256];
+	int err;
+
+	snprintf(name, sizeof(name), "set:%s", argc > 1 ? argv[1] : "?");
+	if (argc != 3) {
+		diag("usage: set PATH VALUE");
+		result(nr, name, 0, NULL);
+		return;
+	}
+	err = write_file(argv[1], argv[2]);
+	if (err)
+		diag("write %s to %s: %s", argv[2], argv[1], strerror(-err));
+	result(nr, name, !err, NULL);
+}
+
+static void do_hugepages(int nr, char **argv, int argc)
+{
+	char name[64], path[128];
+	long want, got;
+
+	snprintf(name, sizeof(name), "hugepages:%skB", argc > 1 ? argv[1] : "?");
+	if (argc != 3) {
+		diag("usage: hugepages SIZE_KB COUNT");
+		result(nr, name, 0, NULL);
+		return;
+	}
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%skB/nr_hugepages", argv[1]);
+	want = strtol(argv[2], NULL, 10);
+	write_file(path, argv[2]);
+	got = read_long(path);
+	diag("%s: wanted %ld, reserved %ld", path, want, got);
+	result(nr, name, got == want, NULL);
+}
+
+static void do_cat(int nr, char **argv, int argc)
+{
+	char buf[4096], *p, *nl;
+	size_t have = 0;
+	ssize_t n;
+	int fd;
+
+	if (argc != 3) {
+		diag("usage: cat NAME PATH");
+		result(nr, "cat:?", 0, NULL);
+		return;
+	}
+	fd = open(argv[2], O_RDONLY);
+	if (fd < 0) {
+		diag("open %s: %s", argv[2], strerror(errno));
+		result(nr, argv[1], 0, NULL);
+		return;
+	}
+	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		have += n;
+		buf[have] = '\0';
+		for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
+			*nl = '\0';
+			diag("%s: %s", argv[1], p);
+		}
+		have = strlen(p);
+		memmove(buf, p, have);
+		if (have == sizeof(buf) - 1) {
+			buf[have] = '\0';
+			diag("%s: %s", argv[1], buf);
+			have = 0;
+		}
+	}
+	if (have) {
+		buf[have] = '\0';
+		diag("%s: %s", argv[1], buf);
+	}
+	close(fd);
+	result(nr, argv[1], n == 0, NULL);
+}
+
+/* Copy the child's output to the console a line at a time, as diagnostics. */
+static void relay(char *buf, size_t *have, int flush)
+{
+	char *p = buf, *nl;
+
+	buf[*have] = '\0';
+	while ((nl = strchr(p, '\n'))) {
+		*nl = '\0';
+		if (nl > p && nl[-1] == '\r')
+			nl[-1] = '\0';
+		diag("%s", p);
+		p = nl + 1;
+	}
+	*have = strlen(p);
+	memmove(buf, p, *have);
+	if (*have && (flush || *have >= 4000)) {
+		buf[*have] = '\0';
+		diag("%s", buf);
+		*have = 0;
+	}
+}
+
+/*
+ * Tests write to a pty, not a pipe: stdio then line-buffers, so a test that
+ * is killed on its timeout has already shown how far it got.
+ */
+static int open_pty(int *slave)
+{
+	struct termios tio;
+	int master;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0 || grantpt(master) || unlockpt(master))
+		return -1;
+	*slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	if (*slave < 0) {
+		close(master);
+		return -1;
+	}
+	tcgetattr(*slave, &tio);
+	cfmakeraw(&tio);
+	tcsetattr(*slave, TCSANOW, &tio);
+	return master;
+}
+
+static void do_run(int nr, char **argv, int argc)
+{
+	double start, deadline, left;
+	char buf[4097], note[96];
+	size_t have = 0;
+	int master, slave, status = 0, timed_out = 0;
+	struct pollfd pfd;
+	pid_t pid;
+
+	if (argc < 4) {
+		diag("usage: run NAME TIMEOUT_S ARGV...");
+		result(nr, argc > 1 ? argv[1] : "run:?", 0, NULL);
+		return;
+	}
+	master = open_pty(&slave);
+	if (master < 0) {
+		diag("pty: %s", strerror(errno));
+		result(nr, argv[1], 0, NULL);
+		return;
+	}
+	start = now();
+	deadline = start + strtod(argv[2], NULL);
+	pid = fork();
+	if (pid == 0) {
+		setsid();
+		ioctl(slave, TIOCSCTTY, 0);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		close(master);
+		if (slave > 2)
+			close(slave);
+		execv(argv[3], argv + 3);
+		fprintf(stderr, "exec %s: %s\n", argv[3], strerror(errno));
+		_exit(127);
+	}
+	close(slave);
+	diag("run %s: %s", argv[1], argv[3]);
+
+	pfd.fd = master;
+	pfd.events = POLLIN;
+	for (;;) {
+		ssize_t n;
+
+		left = deadline - now();
+		if (left <= 0) {
+			timed_out = 1;
+			break;
+		}
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		/* EIO once the test and everything it started have exited. */
+		n = read(master, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += n;
+		relay(buf, &have, 0);
+	}
+	relay(buf, &have, 1);
+	if (timed_out)
+		kill(-pid, SIGKILL);
+	close(master);
+	waitpid(pid, &status, 0);
+	/* Reap whatever the test left behind in its session. */
+	kill(-pid, SIGKILL);
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+
+	diag("duration: %s %.3f s", argv[1], now() - start);
+	if (timed_out) {
+		snprintf(note, sizeof(note), "TIMEOUT after %s s", argv[2]);
+		diag("%s: %s", argv[1], note);
+		result(nr, argv[1], 0, NULL);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP) {
+		result(nr, argv[1], 1, "SKIP");
+	} else if (WIFEXITED(status)) {
+		if (WEXITSTATUS(status))
+			diag("%s: exit status %d", argv[1], WEXITSTATUS(status));
+		result(nr, argv[1], WEXITSTATUS(status) == 0, NULL);
+	} else {
+		diag("%s: killed by signal %d", argv[1], WTERMSIG(status));
+		result(nr, argv[1], 0, NULL);
+	}
+}
+
+/* Lines that mean the kernel did something wrong, whatever the tests said. */
+static const char *const splats[] = {
+	"WARNING:", "BUG:", "BUG ", "Oops", "Kernel panic",
+	"kernel BUG at", "Unable to handle kernel", "Call trace:",
+	"Call Trace:", "possible circular locking", "possible recursive locking",
+	"inconsistent lock state", "suspicious RCU usage", "lockdep",
+	"UBSAN:", "KASAN:", "stack-protector", "soft lockup", "hard LOCKUP",
+	"rcu: INFO:", "hung_task", "list_add corruption", "list_del corruption",
+	"bad page", "Bad page", "refcount_t:",
+};
+
+static int is_splat(const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(splats) / sizeof(splats[0]); i++)
+		if (strstr(msg, splats[i]))
+			return 1;
+	return 0;
+}
+
+static void check_dmesg(int nr)
+{
+	char rec[8192];
+	int fd, found = 0, context = 0;
+	ssize_t n;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (fd < 0) {
+		diag("open /dev/kmsg: %s", strerror(errno));
+		result(nr, "dmesg", 0, NULL);
+		return;
+	}
+	for (;;) {
+		char *msg;
+
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten: keep reading */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (is_splat(msg)) {
+			found++;
+			context = 30;
+		}
+		if (context) {
+			diag("dmesg: %s", msg);
+			context--;
+		}
+	}
+	close(fd);
+	if (found)
+		diag("dmesg: %d line(s) look like a kernel splat", found);
+	result(nr, "dmesg", !found, NULL);
+}
+
+int main(void)
+{
+	double start;
+	int i;
+
+	setup_console();
+	setup_mounts();
+	/*
+	 * Boot messages went to the console; from here on the kernel log is
+	 * checked by the dmesg test instead, so that it cannot tear KTAP lines.
+	 */
+	write_file("/proc/sys/kernel/printk", "4");
+	load_plan();
+
+	start = now();
+	printf("KTAP version 1\n1..%d\n", nr_plan + 1);
+	for (i = 0; i < nr_plan; i++) {
+		char *argv[MAX_ARGS];
+		int argc = split(plan[i], argv, MAX_ARGS);
+
+		if (!strcmp(argv[0], "set"))
+			do_set(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "hugepages"))
+			do_hugepages(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "run"))
+			do_run(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "cat"))
+			do_cat(i + 1, argv, argc);
+		else {
+			diag("unknown plan directive '%s'", argv[0]);
+			result(i + 1, argv[0], 0, NULL);
+		}
+	}
+	check_dmesg(nr_plan + 1);
+	diag("init: %d failed, %.1f s", nr_failed, now() - start);
+	power_off();
+	return 0;
+}

@@ -1,0 +1,1 @@
+"""The eager-split workbench: source -> tree -> build -> boot -> run -> results -> report."""

@@ -1,0 +1,37 @@
+"""python3 -m wb COMMAND: the workbench's stages, one command each.
+
+Every expected failure is a WorkbenchError, printed as one paragraph with a
+non-zero exit; a traceback means a bug in the workbench itself.
+"""
+
+import argparse
+import os
+import sys
+
+from . import commands
+from .errors import WorkbenchError
+from .layout import Layout
+from .util import die
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="wb", description=__doc__.split("\n")[0])
+    p.add_argument("--jobs", "-j", type=int, default=int(os.environ.get("JOBS") or
+                                                         os.cpu_count() or 2))
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, fn in commands.COMMANDS.items():
+        sp = sub.add_parser(name, help=fn.__doc__.strip().split("\n")[0])
+        for args, kwargs in getattr(fn, "options", ()):
+            sp.add_argument(*args, **kwargs)
+        sp.set_defaults(fn=fn)
+    args = p.parse_args(argv)
+    try:
+        return args.fn(Layout.from_env(), args) or 0
+    except WorkbenchError as e:
+        die(e)
+    except KeyboardInterrupt:
+        die("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Per-architecture facts, kept as tables: adding an architecture is adding a row.
+
+An Arch says how to cross-build and boot one instruction set.  A Target is
+what the workbench builds and boots: an Arch plus the config fragments that
+pick, say, the page granule, and the hugepage sizes that granule offers.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    kernel_arch: str            # ARCH= for kbuild and the selftests
+    cross_compile: str          # CROSS_COMPILE= prefix
+    cross_package: str          # Debian package that provides the compiler
+    libc_package: str           # Debian package with its static libc
+    qemu: str                   # QEMU system emulator binary
+    qemu_package: str
+    machine: str
+    cpu: str
+    bios: str                   # "" for QEMU's default firmware handling
+    console: str                # kernel console device
+    earlycon: str
+    image: str                  # kernel image, relative to the build dir
+    fragments: tuple            # config fragments, beyond common.config
+    selftests: tuple            # KVM selftests to build, relative to selftests/kvm
+    cmdline: tuple = ()         # always on the kernel command line
+
+
+COMMON_SELFTESTS = (
+    "dirty_log_test",
+    "dirty_log_perf_test",
+    "kvm_page_table_test",
+    "memslot_perf_test",
+    "memslot_modification_stress_test",
+    "set_memory_region_test",
+)
+
+ARCHES = {
+    "arm64": Arch(
+        name="arm64", kernel_arch="arm64",
+        cross_compile="aarch64-linux-gnu-",
+        cross_package="gcc-aarch64-linux-gnu", libc_package="libc6-dev-arm64-cross",
+        qemu="qemu-system-aarch64", qemu_package="qemu-system-arm",
+        machine="virt,virtualization=on,gic-version=3",
+        cpu="max,pauth-impdef=on", bios="",
+        console="ttyAMA0", earlycon="pl011,0x9000000",
+        image="arch/arm64/boot/Image",
+        fragments=("arm64",),
+        selftests=COMMON_SELFTESTS + ("arm64/page_fault_test",),
+    ),
+    "riscv64": Arch(
+        name="riscv64", kernel_arch="riscv",
+        cross_compile="riscv64-linux-gnu-",
+        cross_package="gcc-riscv64-linux-gnu", libc_package="libc6-dev-riscv64-cross",
+        qemu="qemu-system-riscv64", qemu_package="qemu-system-misc",
+        machine="virt", cpu="rv64,h=true", bios="default",
+        console="ttyS0", earlycon="sbi",
+        image="arch/riscv/boot/Image",
+        fragments=("riscv64",),
+        # memslot_perf_test static-asserts a lock-free atomic bool, which
+        # Debian's riscv64 gcc 12 does not provide.
+        selftests=tuple(t for t in COMMON_SELFTESTS if t != "memslot_perf_test"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    arch: Arch
+    fragments: tuple = ()
+    # Hugepage sizes in kB: the PMD-level size first, then the PUD-level one.
+    hugepages_kb: tuple = (2048, 1048576)
+    page_kb: int = 4
+    # Selftest guest mode (-m) matching the granule; "" lets a test try all.
+    guest_mode: str = ""
+
+
+TARGETS = {
+    # Guest modes 6, 7, 8: 40-bit IPA with 4K, 16K, 64K pages (kvm_util.h).
+    "arm64-4k": Target("arm64-4k", ARCHES["arm64"], ("arm64-4k",), (2048, 1048576), 4, "6"),
+    "arm64-16k": Target("arm64-16k", ARCHES["arm64"], ("arm64-16k",), (32768,), 16, "7"),
+    "arm64-64k": Target("arm64-64k", ARCHES["arm64"], ("arm64-64k",), (524288,), 64, "8"),
+    "riscv64": Target("riscv64", ARCHES["riscv64"], (), (2048, 1048576), 4, ""),
+}
+
+# What each kernel is built from.  "ref" is upstream 7.3, unmodified.
+KERNELS = ("base", "patched", "ref")
+
+# Config overlays a variant may add on top of its target's fragments.
+OVERLAYS = {
+    "trace": ("trace",),
+    "debug": ("debug",),
+}
+
+
+def target(name):
+    from .errors import WorkbenchError
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise WorkbenchError(f"unknown target '{name}'; known targets: "
+                             + ", ".join(TARGETS)) from None

@@ -1,0 +1,179 @@
+"""make check: unit tests, series, builds, boots and correctness selftests.
+
+Every step is a verdict in one tally, so a broken build of one arch does not
+hide what the other arch did.  The run ends with 'N passed, N failed' and
+fails on any failure, on a planned test that never reported, and on a run
+in which nothing passed.
+"""
+
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+
+from . import boot, build, plans, results, source, tree
+from .arches import target as get_target
+from .errors import WorkbenchError
+from .ktap import parse
+from .results import Record, Tally
+from .util import progress
+
+CHECK_TARGETS = ("arm64-4k", "riscv64")
+BOOT_MARGIN_S = 180
+
+
+def unit_tests(layout, tally):
+    """Run tests/ in a child interpreter, one record per test."""
+    progress("unit", "harness unit tests (fake kernel tree, no real builds)")
+    proc = subprocess.run([sys.executable, "-m", "unittest", "discover", "-v", "-s",
+                           os.path.join(layout.repo, "tests"), "-t", layout.repo],
+                          capture_output=True, text=True, cwd=layout.repo,
+                          env=dict(os.environ, WB_QUIET="1"))
+    seen = 0
+    for m in re.finditer(r"^(\w+) \(([\w.]+)\)(?:\n.*?)?\.\.\. (ok|FAIL|ERROR|skipped.*)$",
+                         proc.stderr, re.M):
+        status = {"ok": "pass", "FAIL": "fail", "ERROR": "fail"}.get(m.group(3), "skip")
+        tally.add(Record(stage="unit", name=f"{m.group(2).split('.')[-1]}.{m.group(1)}",
+                         status=status))
+        seen += 1
+    if proc.returncode != 0 or not seen:
+        tally.add(Record(stage="unit", name="unit tests", status="fail",
+                         message=proc.stderr[-3000:]))
+
+
+def known_failures(layout):
+    known = []
+    try:
+        with open(os.path.join(layout.repo, "known-failures")) as f:
+            for text in f:
+                text = text.strip()
+                if text and not text.startswith("#"):
+                    glob_, test, *reason = text.split(None, 2)
+                    known.append((glob_, test, reason[0] if reason else ""))
+    except FileNotFoundError:
+        pass
+    return known
+
+
+def apply_known_failures(layout, records):
+    """xfail: listed, and failing on base as well as on patched."""
+    failed_on_base = {(r.target, r.name) for r in records
+                      if r.kernel == "base" and r.status == "fail"}
+    for r in records:
+        if r.status != "fail" or (r.target, r.name) not in failed_on_base:
+            continue
+        for glob_, test, reason in known_failures(layout):
+            if fnmatch.fnmatch(r.target, glob_) and test == r.name:
+                r.status, r.message = "xfail", f"known: {reason}"
+
+
+def boot_and_run(layout, variant, image, tests, runs, jobs, timeout=None):
+    """Boot one variant with a plan; return its records (boot verdict first)."""
+    target = variant.target
+    work = layout.runs(variant.name)
+    init = boot.build_init(layout, variant.arch, layout.path("initramfs"))
+    plan = plans.render(runs, target)
+    files = {f"/bin/{b}": tests[b] for b in plans.binaries(runs)}
+    initrd = os.path.join(work, "initramfs.cpio")
+    boot.make_initramfs(initrd, init, plan, files)
+    timeout = timeout or sum(r.timeout for r in runs) + BOOT_MARGIN_S
+    log = os.path.join(work, "console.log")
+    progress("boot", f"{variant.name}: booting ({len(runs)} tests, timeout {timeout} s)")
+
+    def on_line(line):
+        m = re.match(r"^(ok|not ok) \d+ (\S+)", line)
+        if m and not os.environ.get("WB_QUIET"):
+            progress("run", f"{variant.name}: {line}")
+    res = boot.boot(boot.qemu_command(variant.arch, image, initrd), log, timeout, on_line)
+    ktap = parse(res.console)
+    base = dict(variant=variant.name, target=target.name, arch=variant.arch.name,
+                kernel=variant.kernel)
+    records = []
+    if res.status == "done" and ktap.started:
+        records.append(Record(stage="boot", name="boot", status="pass",
+                              values={"seconds": [round(res.seconds, 1)]}, **base))
+    else:
+        records.append(Record(stage="boot", name="boot", status="fail",
+                              message=boot.explain(res, variant.name, log, timeout), **base))
+    params = {r.name: plans.argv(r, target) for r in runs}
+    records += results.from_ktap(ktap, variant, params)
+    reported = {t.name for t in ktap.results}
+    for r in runs:
+        if r.name not in reported:
+            records.append(Record(stage="run", name=r.name, status="fail",
+                                  message="planned, but never reported (guest died or "
+                                  "hung before it)", params=list(params[r.name]), **base))
+    if "dmesg" not in reported:
+        records.append(Record(stage="run", name="dmesg", status="fail",
+                              message="the kernel log was never checked", **base))
+    return records
+
+
+def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
+              ksrc=None, timeout=None):
+    tally = Tally()
+    if unit:
+        unit_tests(layout, tally)
+    try:
+        record = source.prepare(layout, "patched", ksrc)
+        why = tree.unexported_changes(layout) if os.path.isdir(
+            layout.tree("base")) else None
+        if why:
+            raise WorkbenchError(f"make check tests series/, but {why}.",
+                                 "Run 'make export' first (or 'make tree FORCE=1').")
+        n = tree.apply(layout, force=True)
+        tally.add(Record(stage="tree", name="series applies", status="pass",
+                         message=f"{n} patches onto {source.describe(record)}"))
+    except WorkbenchError as e:
+        tally.add(Record(stage="tree", name="series applies", status="fail", message=str(e)))
+        return tally
+
+    for tname in targets:
+        target = get_target(tname)
+        try:
+            tests = build.build_selftests(layout, "patched", target.arch, jobs)
+            tally.add(Record(stage="build", name=f"selftests-{target.arch.name}",
+                             status="pass", target=tname, arch=target.arch.name))
+        except WorkbenchError as e:
+            tally.add(Record(stage="build", name=f"selftests-{target.arch.name}",
+                             status="fail", message=str(e), target=tname))
+            continue
+        arch_runs = plans.select(runs, target.arch)
+        target_records = []
+        for kernel in ("base", "patched"):
+            variant = build.Variant(target, kernel)
+            try:
+                image = build.build_kernel(layout, variant, jobs)
+                tally.add(Record(stage="build", name="kernel", status="pass",
+                                 variant=variant.name, target=tname, kernel=kernel))
+            except WorkbenchError as e:
+                tally.add(Record(stage="build", name="kernel", status="fail",
+                                 message=str(e), variant=variant.name, target=tname))
+                continue
+            target_records += boot_and_run(layout, variant, image, tests, arch_runs, jobs,
+                                           timeout)
+        apply_known_failures(layout, target_records)
+        for r in target_records:
+            tally.add(r)
+    return tally
+
+
+def report(tally, layout):
+    failures = tally.failures()
+    if failures:
+        print("\nFailures:", flush=True)
+        for r in failures:
+            label = f"{r.variant}: {r.name}" if r.variant else f"{r.stage}: {r.name}"
+            print(f"\n== {label}\n{r.message.rstrip()}", flush=True)
+    passed, failed = tally.count("pass"), tally.count("fail")
+    skipped, xfail = tally.count("skip"), tally.count("xfail")
+    if passed == 0:
+        print("\nnothing passed: a run in which everything skipped or nothing ran "
+              "counts as a failure", flush=True)
+        failed = max(failed, 1)
+    tail = f", {skipped} skipped" if skipped else ""
+    if xfail:
+        print(f"({xfail} known failure(s) that fail on base as well; see known-failures)")
+    print(f"{passed} passed, {failed} failed{tail}", flush=True)
+    return 1 if failed else 0

@@ -1,0 +1,102 @@
+"""The commands behind the Makefile's targets."""
+
+import os
+
+from . import source, tree
+
+
+def option(*args, **kwargs):
+    def wrap(fn):
+        fn.options = getattr(fn, "options", ()) + ((args, kwargs),)
+        return fn
+    return wrap
+
+
+def ksrc():
+    return os.environ.get("KSRC") or None
+
+
+def cmd_source(layout, args):
+    """Fetch, verify and unpack the 7.2 source (and 7.3 with --ref)."""
+    source.prepare(layout, "patched", ksrc())
+    if args.ref:
+        source.prepare(layout, "ref")
+cmd_source = option("--ref", action="store_true", help="also fetch the 7.3 reference")(cmd_source)
+
+
+def cmd_tree(layout, args):
+    """Apply series/ onto the base commit with git am."""
+    source.prepare(layout, "patched", ksrc())
+    tree.apply(layout, force=args.force)
+cmd_tree = option("--force", action="store_true",
+                  help="discard commits in the tree that are not in series/")(cmd_tree)
+
+
+def cmd_export(layout, args):
+    """Regenerate series/ from the tree's commits."""
+    tree.export(layout)
+
+
+COMMANDS = {
+    "source": cmd_source,
+    "tree": cmd_tree,
+    "export": cmd_export,
+}
+
+
+def targets_arg(value):
+    return tuple(t for t in value.replace(",", " ").split() if t)
+
+
+def cmd_setup(layout, args):
+    """Install the Debian packages the workbench needs."""
+    from . import setup
+    setup.ensure()
+    print("all dependencies present")
+
+
+def cmd_build(layout, args):
+    """Build kernel variants (e.g. arm64-4k-patched riscv64-base+debug)."""
+    from . import build, setup
+    variants = [build.parse_variant(v) for v in args.variants]
+    setup.ensure({v.arch for v in variants})
+    for v in variants:
+        source.prepare(layout, v.kernel if v.kernel == "ref" else "patched", ksrc()
+                       if v.kernel != "ref" else None)
+        if v.kernel != "ref":
+            tree.ensure_worktrees(layout)
+        image = build.build_kernel(layout, v, args.jobs)
+        print(image)
+cmd_build = option("variants", nargs="+", help="TARGET-KERNEL[+OVERLAY]")(cmd_build)
+
+
+def cmd_check(layout, args):
+    """The project's test command: unit tests, series, builds, boots, selftests."""
+    from . import check, results, setup
+    targets = targets_arg(args.targets) if args.targets else check.CHECK_TARGETS
+    from .arches import target as get_target
+    setup.ensure({get_target(t).arch for t in targets})
+    tally = check.run_check(layout, args.jobs, targets=targets, unit=not args.no_unit,
+                            ksrc=ksrc())
+    results.save(layout, "check", tally.records)
+    return check.report(tally, layout)
+cmd_check = option("--targets", default=os.environ.get("TARGETS"),
+                   help="comma-separated targets (default: arm64-4k,riscv64)")(cmd_check)
+cmd_check = option("--no-unit", action="store_true", help="skip the unit tests")(cmd_check)
+
+
+def cmd_unit(layout, args):
+    """Only the harness's unit tests."""
+    from . import check
+    from .results import Tally
+    tally = Tally()
+    check.unit_tests(layout, tally)
+    return check.report(tally, layout)
+
+
+COMMANDS.update({
+    "setup": cmd_setup,
+    "build": cmd_build,
+    "check": cmd_check,
+    "unit": cmd_unit,
+})

@@ -1,0 +1,87 @@
+"""Stage 5, run: parse the KTAP the guest init streams, and the figures in it."""
+
+import re
+from dataclasses import dataclass, field
+
+RESULT = re.compile(r"^(ok|not ok) (\d+) (\S+)(?: # (\w+).*)?$")
+PLAN = re.compile(r"^1\.\.(\d+)$")
+
+
+@dataclass
+class TestResult:
+    number: int
+    name: str
+    status: str                     # "pass", "fail", "skip"
+    diag: list = field(default_factory=list)
+
+
+@dataclass
+class Ktap:
+    planned: int = None
+    results: list = field(default_factory=list)
+    started: bool = False
+
+    @property
+    def missing(self):
+        """Planned tests that never reported: a guest that died mid-plan."""
+        if self.planned is None:
+            return 0
+        return max(0, self.planned - len(self.results))
+
+
+def parse(console):
+    """Results with the diagnostics that preceded each, from a console log.
+
+    Kernel messages may precede 'KTAP version 1'; they are not diagnostics.
+    """
+    ktap, diag = Ktap(), []
+    for line in console.splitlines():
+        line = line.rstrip("\r")
+        if line.startswith("KTAP version"):
+            ktap.started = True
+            continue
+        if not ktap.started:
+            continue
+        m = PLAN.match(line)
+        if m and ktap.planned is None:
+            ktap.planned = int(m.group(1))
+            continue
+        if line.startswith("# "):
+            diag.append(line[2:])
+            continue
+        m = RESULT.match(line)
+        if m:
+            status = "pass" if m.group(1) == "ok" else "fail"
+            if m.group(4) and m.group(4).upper() == "SKIP":
+                status = "skip"
+            ktap.results.append(TestResult(int(m.group(2)), m.group(3), status, diag))
+            diag = []
+    return ktap
+
+
+# Figures printed by the selftests this workbench runs.  Each is (key, regex);
+# the first group is the value in seconds.
+FIGURES = (
+    ("populate_s", re.compile(r"Populate memory time: (\d+\.\d+)s")),
+    ("enable_dirty_log_s", re.compile(r"Enabling dirty logging time: (\d+\.\d+)s")),
+    ("dirty_pass_s", re.compile(r"Iteration \d+ dirty memory time: (\d+\.\d+)s")),
+    ("get_dirty_log_s", re.compile(r"Iteration \d+ get dirty log time: (\d+\.\d+)s")),
+    ("clear_dirty_log_s", re.compile(r"Iteration \d+ clear dirty log time: (\d+\.\d+)s")),
+    ("disable_dirty_log_s", re.compile(r"Disabling dirty logging time: (\d+\.\d+)s")),
+)
+KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*): (-?\d+(?:\.\d+)?)$")
+
+
+def figures(diag):
+    """{key: [values]} from a test's diagnostics: known selftest lines, plus any
+    stable 'key: number' line, which is how new tests report figures."""
+    found = {}
+    for line in diag:
+        for key, rx in FIGURES:
+            m = rx.search(line)
+            if m:
+                found.setdefault(key, []).append(float(m.group(1)))
+        m = KEY_VALUE.match(line)
+        if m:
+            found.setdefault(m.group(1), []).append(float(m.group(2)))
+    return found

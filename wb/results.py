@@ -1,0 +1,85 @@
+"""Stage 6, results: JSON records of every verdict and figure, written atomically."""
+
+import json
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+
+from .ktap import figures
+from .util import progress, write_atomic
+
+
+@dataclass
+class Record:
+    stage: str                  # unit, tree, build, boot, run
+    name: str
+    status: str                 # pass, fail, skip, xfail
+    variant: str = ""
+    target: str = ""
+    arch: str = ""
+    kernel: str = ""
+    params: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    message: str = ""
+
+
+class Tally:
+    """Verdicts as they come in, with a progress line for each."""
+
+    def __init__(self):
+        self.records = []
+
+    def add(self, record):
+        self.records.append(record)
+        label = f"{record.variant}: {record.name}" if record.variant else record.name
+        mark = {"pass": "ok", "fail": "FAIL", "skip": "skip", "xfail": "xfail"}[record.status]
+        extra = f" ({record.message.splitlines()[0]})" if record.message and \
+            record.status != "pass" else ""
+        progress(record.stage, f"{mark:<5} {label}{extra}")
+        return record
+
+    def count(self, status):
+        return sum(1 for r in self.records if r.status == status)
+
+    def failures(self):
+        return [r for r in self.records if r.status == "fail"]
+
+
+def from_ktap(result, variant, params_by_name):
+    """A Record per KTAP test of one boot."""
+    out = []
+    for t in result.results:
+        vals = figures(t.diag)
+        dur = [d for d in t.diag if d.startswith("duration: ")]
+        if dur:
+            vals["duration_s"] = [float(dur[-1].split()[-2])]
+        out.append(Record(stage="run", name=t.name, status=t.status, variant=variant.name,
+                          target=variant.target.name, arch=variant.arch.name,
+                          kernel=variant.kernel, params=list(params_by_name.get(t.name, ())),
+                          values=vals,
+                          message="\n".join(t.diag[-15:]) if t.status == "fail" else ""))
+    return out
+
+
+def environment():
+    def version(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
+        except (OSError, IndexError):
+            return None
+    return {"host": platform.machine(), "python": platform.python_version(),
+            "qemu": version(["qemu-system-aarch64", "--version"]),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def save(layout, kind, records, extra=None):
+    """build/results/<time>-<kind>/records.json; returns the directory."""
+    run_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{kind}"
+    out = layout.path("results", run_id)
+    doc = {"kind": kind, "environment": environment(), **(extra or {}),
+           "records": [asdict(r) for r in records]}
+    write_atomic(os.path.join(out, "records.json"), json.dumps(doc, indent=1) + "\n")
+    progress("results", f"records: {os.path.relpath(out)}/records.json")
+    return out

@@ -1,0 +1,212 @@
+"""Stage 2, tree: series/ <-> commits on the 'patched' branch of the kernel repo.
+
+`apply` resets 'patched' to the base tag and runs `git am` over series/, in the
+order series/SERIES gives.  `export` turns the commits back into format-patch
+files.  Both pin every identity and date, so apply followed by export leaves
+series/ byte-identical and a diff of series/ is a diff of the series.
+"""
+
+import glob
+import os
+import re
+import shlex
+import shutil
+import tempfile
+
+from .errors import WorkbenchError
+from .source import BASE_TAG, GIT_IDENTITY, git
+from .util import progress, run, write_atomic
+
+COMMITTER = {k: v for k, v in GIT_IDENTITY.items() if k.startswith("GIT_COMMITTER_")
+             and k != "GIT_COMMITTER_DATE"}
+EXPORT_BRANCH = "wb-export"
+
+
+def read_series(layout):
+    """[(name, [prefix, ...]), ...] from series/SERIES."""
+    path = os.path.join(layout.series, "SERIES")
+    series = []
+    try:
+        with open(path) as f:
+            for lineno, text in enumerate(f, 1):
+                if not text.strip() or text.lstrip().startswith("#"):
+                    continue
+                try:
+                    name, *prefixes = shlex.split(text)
+                except ValueError as e:
+                    raise WorkbenchError(f"{path}:{lineno}: {e}") from None
+                if not prefixes:
+                    raise WorkbenchError(f"{path}:{lineno}: series '{name}' has no prefix")
+                series.append((name, prefixes))
+    except FileNotFoundError:
+        raise WorkbenchError(f"{path} is missing: it lists the series and their "
+                             "subject prefixes") from None
+    return series
+
+
+def patch_files(layout, name):
+    return sorted(p for p in glob.glob(os.path.join(layout.series, name, "*.patch"))
+                  if not os.path.basename(p).startswith("0000-"))
+
+
+def _patch_subject(path):
+    with open(path, errors="replace") as f:
+        for text in f:
+            if text.startswith("Subject:"):
+                return re.sub(r"^Subject:\s*(\[[^]]*\]\s*)?", "", text).strip()
+    return "?"
+
+
+def _am_failure(repo, patch, out):
+    files = sorted(set(re.findall(r"error: patch failed: ([^:\n]+):\d+", out)
+                       + re.findall(r"error: ([^:\n]+): does not exist in index", out)
+                       + re.findall(r"error: ([^:\n]+): already exists in index", out)))
+    git(repo, "am", "--abort", check=False)
+    where = ", ".join(files) if files else "see the git am output below"
+    return WorkbenchError(
+        f"patch {os.path.relpath(patch)} does not apply: {where}.\n"
+        f"Subject: {_patch_subject(patch)}\n--- git am ---\n{out.strip()[-2000:]}")
+
+
+def ensure_worktrees(layout):
+    """build/tree/base: a checkout of the base tag beside the patched repo."""
+    base = layout.tree("base")
+    if not os.path.isdir(base):
+        git(layout.tree("patched"), "worktree", "prune")
+        git(layout.tree("patched"), "worktree", "add", "-q", "--detach", base, BASE_TAG)
+
+
+def _dirty(repo):
+    return git(repo, "status", "--porcelain", "--untracked-files=no")
+
+
+def unexported_changes(layout):
+    """Why resetting 'patched' would lose work, or None."""
+    repo = layout.tree("patched")
+    if _dirty(repo):
+        return "the kernel tree has uncommitted changes"
+    if git(repo, "rev-parse", "HEAD") == git(repo, "rev-parse", BASE_TAG + "^{commit}"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            export(layout, dest=tmp, quiet=True)
+        except WorkbenchError as e:
+            return f"its commits cannot be exported ({e})"
+        if _tree_digest(tmp) != _tree_digest(layout.series, skip_meta=True):
+            return "its commits differ from series/"
+    return None
+
+
+def _tree_digest(root, skip_meta=False):
+    digest = {}
+    for path in glob.glob(os.path.join(root, "*", "*.patch")):
+        with open(path, "rb") as f:
+            digest[os.path.relpath(path, root)] = f.read()
+    return digest
+
+
+def apply(layout, force=False):
+    """Reset 'patched' to base and git am every series onto it."""
+    repo = layout.tree("patched")
+    if not force:
+        why = unexported_changes(layout)
+        if why:
+            raise WorkbenchError(
+                f"not resetting {repo}: {why}, and that work would be lost.",
+                "Run 'make export' to save it into series/, or 'make tree FORCE=1' "
+                "to discard it.")
+    git(repo, "am", "--abort", check=False)
+    git(repo, "checkout", "-q", "-f", "-B", "patched", BASE_TAG)
+    ensure_worktrees(layout)
+    applied = 0
+    for name, _ in read_series(layout):
+        for patch in patch_files(layout, name):
+            rc, out = run(["git", "-C", repo, "am", "-q", "--committer-date-is-author-date",
+                           "--keep-cr", os.path.abspath(patch)], "git am",
+                          env=COMMITTER, check=False)
+            if rc != 0:
+                raise _am_failure(repo, patch, out)
+            applied += 1
+    progress("tree", f"{repo}: base + {applied} patch(es) on branch 'patched'")
+    return applied
+
+
+def _assign(layout, repo):
+    """Group base..patched into series by subject prefix: {name: [sha, ...]}."""
+    series = read_series(layout)
+    commits = git(repo, "log", "--reverse", "--format=%H %s", f"{BASE_TAG}..patched")
+    groups, order = {}, []
+    for text in commits.splitlines():
+        sha, subject = text.split(" ", 1)
+        name = next((n for n, prefixes in series
+                     if any(subject.startswith(p) for p in prefixes)), None)
+        if name is None:
+            raise WorkbenchError(
+                f"commit {sha[:12]} \"{subject}\" matches no series prefix in "
+                "series/SERIES; reword it or add the prefix there")
+        if order and order[-1] != name and name in groups:
+            raise WorkbenchError(
+                f"the commits of series '{name}' are not contiguous (see {sha[:12]}); "
+                "reorder them with git rebase -i so each series is one run")
+        if not order or order[-1] != name:
+            order.append(name)
+        groups.setdefault(name, []).append(sha)
+    wanted = [n for n, _ in series]
+    if order != [n for n in wanted if n in groups]:
+        raise WorkbenchError(f"the series are applied in the order {', '.join(order)}, "
+                             f"but series/SERIES says {', '.join(wanted)}")
+    return groups
+
+
+def _cover_text(layout, name):
+    path = os.path.join(layout.series, name, "cover")
+    try:
+        with open(path) as f:
+            return f.read().strip() + "\n"
+    except FileNotFoundError:
+        return f"{name}: *** SUBJECT HERE ***\n\n*** BLURB HERE ***\n"
+
+
+def export(layout, dest=None, quiet=False):
+    """Write each series' patches and cover letter into dest (series/ by default)."""
+    repo = layout.tree("patched")
+    dest = dest or layout.series
+    groups = _assign(layout, repo)
+    for name, _ in read_series(layout):
+        shas = groups.get(name, [])
+        out = os.path.join(dest, name)
+        tmp = tempfile.mkdtemp(dir=dest, prefix=f".{name}.")
+        try:
+            if shas:
+                start = git(repo, "rev-parse", shas[0] + "^")
+                git(repo, "branch", "-f", EXPORT_BRANCH, shas[-1])
+                git(repo, "config", f"branch.{EXPORT_BRANCH}.description",
+                    _cover_text(layout, name))
+                git(repo, "-c", "diff.noprefix=false", "-c", "format.signature=",
+                    "format-patch", "-q", "--zero-commit", "--no-signature",
+                    "--cover-letter", "--cover-from-description=subject",
+                    "--no-encode-email-headers", "--abbrev=12",
+                    "-o", tmp, f"{start}..{EXPORT_BRANCH}")
+                git(repo, "branch", "-D", EXPORT_BRANCH)
+                _pin_cover_date(repo, tmp, shas[-1])
+            os.makedirs(out, exist_ok=True)
+            for old in glob.glob(os.path.join(out, "*.patch")):
+                os.unlink(old)
+            for new in sorted(os.listdir(tmp)):
+                os.replace(os.path.join(tmp, new), os.path.join(out, new))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not quiet:
+            progress("export", f"series/{name}: {len(shas)} patch(es)")
+
+
+def _pin_cover_date(repo, outdir, tip):
+    """format-patch dates the cover letter 'now'; use the tip's author date."""
+    cover = os.path.join(outdir, "0000-cover-letter.patch")
+    if not os.path.exists(cover):
+        return
+    date = git(repo, "log", "-1", "--format=%aD", tip)
+    with open(cover) as f:
+        text = f.read()
+    text = re.sub(r"^Date: .*$", f"Date: {date}", text, count=1, flags=re.M)
+    write_atomic(cover, text)
