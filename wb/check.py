@@ -31,11 +31,13 @@ def unit_tests(layout, tally):
                           capture_output=True, text=True, cwd=layout.repo,
                           env=dict(os.environ, WB_QUIET="1"))
     seen = 0
-    for m in re.finditer(r"^(\w+) \(([\w.]+)\)(?:\n.*?)?\.\.\. (ok|FAIL|ERROR|skipped.*)$",
-                         proc.stderr, re.M):
+    for m in re.finditer(r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*?)? \.\.\. "
+                         r"(ok|FAIL|ERROR|skipped[^\n]*)$", proc.stderr, re.M):
         status = {"ok": "pass", "FAIL": "fail", "ERROR": "fail"}.get(m.group(3), "skip")
-        tally.add(Record(stage="unit", name=f"{m.group(2).split('.')[-1]}.{m.group(1)}",
-                         status=status))
+        # Python 3.11 writes (module.Class.method), older ones (module.Class).
+        parts = m.group(2).split(".")
+        cls = parts[-2] if parts[-1] == m.group(1) else parts[-1]
+        tally.add(Record(stage="unit", name=f"{cls}.{m.group(1)}", status=status))
         seen += 1
     if proc.returncode != 0 or not seen:
         tally.add(Record(stage="unit", name="unit tests", status="fail",

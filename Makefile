@@ -1,0 +1,72 @@
+# KVM eager page splitting workbench.  `make help` lists the targets.
+#
+# Pipeline: source -> tree -> build -> boot -> run -> results -> report.
+# Every target is a thin wrapper around `python3 -m wb COMMAND` (see wb/).
+
+PYTHON  ?= /usr/bin/python3
+JOBS    ?= $(shell nproc)
+WB      := $(PYTHON) -m wb --jobs $(JOBS)
+# KSRC=~/linux uses your own v7.2.x git tree instead of Debian's source.
+export KSRC
+export TARGETS
+
+.DEFAULT_GOAL := help
+.PHONY: help setup source tree export build check unit bench report clean clean-tree
+
+help:
+	@echo "KVM eager-split workbench"
+	@echo
+	@echo "Main commands:"
+	@echo "  make check        the test command: unit tests, series applies, arm64-4k and"
+	@echo "                    riscv64 kernels (base and patched) build, boot under QEMU and"
+	@echo "                    pass dirty_log_test (anonymous, THP, hugetlb) and arm64"
+	@echo "                    page_fault_test with a clean dmesg.  About 35 min from scratch."
+	@echo "  make bench        dirty_log_perf_test on base and patched, side by side"
+	@echo
+	@echo "Stages:"
+	@echo "  make setup        install the Debian packages the workbench needs"
+	@echo "  make source       fetch and verify linux-source-7.2 (REF=1: also 7.3)"
+	@echo "  make tree         apply series/ onto the base commit (git am) in build/tree/patched"
+	@echo "  make export       write the tree's commits back into series/ (deterministic)"
+	@echo "  make build V=...  build variants, e.g. V='arm64-16k-patched riscv64-base+debug'"
+	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"
+	@echo "  make clean        remove build outputs, keep sources and downloads"
+	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
+	@echo
+	@echo "Variables: KSRC=<your v7.2 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
+	@echo "Targets: arm64-4k arm64-16k arm64-64k riscv64; kernels: base patched ref;"
+	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/."
+
+setup:
+	@$(WB) setup
+
+source:
+	@$(WB) source $(if $(REF),--ref)
+
+tree:
+	@$(WB) tree $(if $(FORCE),--force)
+
+export:
+	@$(WB) export
+
+build:
+	@test -n "$(V)" || { echo "make build needs V=<variant>..., e.g. V=arm64-4k-patched"; exit 2; }
+	@$(WB) build $(V)
+
+check:
+	@$(WB) check
+
+unit:
+	@$(WB) unit
+
+bench:
+	@$(WB) bench
+
+report:
+	@$(WB) report $(RESULTS)
+
+clean:
+	rm -rf build/out build/selftests build/runs build/initramfs
+
+clean-tree:
+	rm -rf build/tree

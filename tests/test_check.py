@@ -1,0 +1,121 @@
+"""make check end to end on the fake kernel tree: the failures it must explain."""
+
+import io
+import os
+import unittest
+from contextlib import redirect_stdout
+
+from tests.fakes import Workbench, git, quiet
+from wb import check, plans, source, tree
+
+RUNS = (plans.Run("dirty_log_test.thp", ("dirty_log_test", "-s", "anonymous_thp"), 30),)
+
+
+class CheckTest(unittest.TestCase):
+    def setUp(self):
+        self.wb = Workbench()
+
+    def tearDown(self):
+        self.wb.close()
+
+    def check(self, timeout=None):
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), runs=RUNS,
+                                    unit=False, ksrc=self.wb.ksrc, timeout=timeout)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            rc = check.report(tally, self.wb.layout)
+        return rc, out.getvalue(), tally
+
+    def patch_series(self, path, content, subject):
+        """Put a change into series/, the way a developer would: commit, export."""
+        with quiet():
+            source.prepare(self.wb.layout, "patched", self.wb.ksrc)
+            tree.apply(self.wb.layout)
+            self.wb.commit_in_tree(path, content, subject)
+            tree.export(self.wb.layout)
+
+    def test_clean_run_passes(self):
+        rc, out, tally = self.check()
+        self.assertEqual(rc, 0, out)
+        self.assertRegex(out.splitlines()[-1], r"^\d+ passed, 0 failed$")
+        names = {(r.variant, r.name) for r in tally.records}
+        for kernel in ("base", "patched"):
+            self.assertIn((f"fake-{kernel}", "boot"), names)
+            self.assertIn((f"fake-{kernel}", "dirty_log_test.thp"), names)
+            self.assertIn((f"fake-{kernel}", "dmesg"), names)
+        thp = [r for r in tally.records if r.name == "dirty_log_test.thp"][0]
+        self.assertEqual(thp.values["enable_dirty_log_s"], [0.001])
+
+    def test_patch_that_does_not_apply(self):
+        from tests.test_tree import BROKEN_PATCH
+        self.wb.write_patch("arm64", "0001-broken.patch", BROKEN_PATCH)
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("series/arm64/0001-broken.patch does not apply: Makefile", out)
+        self.assertRegex(out.splitlines()[-1], r"^0 passed, 1 failed$")
+
+    def test_failing_selftest(self):
+        self.patch_series("tools/testing/selftests/kvm/behaviour", "fail\n",
+                          "KVM: selftests: Break the test")
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("== fake-patched: dirty_log_test.thp", out)
+        self.assertIn("Test Assertion Failure", out)
+
+    def test_guest_panic(self):
+        self.patch_series("guest-behaviour", "panic\n", "KVM: arm64: Break the kernel")
+        rc, out, tally = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("fake-patched: the guest kernel panicked", out)
+        self.assertIn("Kernel panic - not syncing: Oops", out)  # last console lines
+        base = [r for r in tally.records if r.variant == "fake-base"]
+        self.assertTrue(all(r.status == "pass" for r in base))
+        never = [r for r in tally.records if r.variant == "fake-patched"
+                 and r.name == "dirty_log_test.thp"][0]
+        self.assertEqual(never.status, "fail")
+
+    def test_guest_hang_is_killed_at_its_timeout(self):
+        self.patch_series("guest-behaviour", "hang\n", "KVM: arm64: Wedge the kernel")
+        rc, out, _ = self.check(timeout=2)
+        self.assertEqual(rc, 1)
+        self.assertIn("fake-patched: the guest did not finish within 2 s and was killed", out)
+        self.assertIn("Run /init as init process", out)
+
+    def test_build_failure_quotes_the_log(self):
+        self.patch_series("build-error", "arch/fake/kvm/mmu.c:12: error: oops\n",
+                          "KVM: arm64: Break the build")
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("building fake-patched failed", out)
+        self.assertIn("arch/fake/kvm/mmu.c:12: error: oops", out)
+        self.assertIn("Full log: ", out)
+
+    def test_config_option_that_does_not_survive(self):
+        with open(os.path.join(self.wb.repo, "configs", "fake.config"), "a") as f:
+            f.write("CONFIG_FAKE_DROPPED=y\n")
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("did not survive olddefconfig", out)
+        self.assertIn("CONFIG_FAKE_DROPPED=y (got n)", out)
+
+    def test_known_failure_on_both_kernels_is_xfail(self):
+        self.patch_series("tools/testing/selftests/kvm/behaviour", "fail\n",
+                          "KVM: selftests: Break the test")
+        with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
+            f.write("fake  dirty_log_test.thp  fails on base too\n")
+        rc, out, tally = self.check()
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(tally.count("xfail"), 2)
+
+    def test_nothing_passing_fails(self):
+        from wb.results import Tally
+        out = io.StringIO()
+        with redirect_stdout(out):
+            rc = check.report(Tally(), self.wb.layout)
+        self.assertEqual(rc, 1)
+        self.assertIn("0 passed, 1 failed", out.getvalue())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,105 @@
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from tests.fakes import FAKE_TARGET
+from wb import boot, ktap, plans, util
+from wb.arches import TARGETS
+
+CONSOLE = """\
+[    0.1] Booting Linux
+KTAP version 1
+1..3
+# run dirty_log_test.thp: /bin/dirty_log_test
+# Enabling dirty logging time: 0.000500000s
+# Iteration 1 dirty memory time: 2.500000000s
+# enable_ms: 1.5
+# duration: dirty_log_test.thp 3.250 s
+ok 1 dirty_log_test.thp
+# page_fault_test: exit status 254
+not ok 2 page_fault_test
+ok 3 perf # SKIP
+"""
+
+
+class KtapTest(unittest.TestCase):
+    def test_results_and_their_diagnostics(self):
+        k = ktap.parse(CONSOLE)
+        self.assertEqual(k.planned, 3)
+        self.assertEqual([(t.name, t.status) for t in k.results],
+                         [("dirty_log_test.thp", "pass"), ("page_fault_test", "fail"),
+                          ("perf", "skip")])
+        self.assertEqual(k.results[1].diag, ["page_fault_test: exit status 254"])
+        self.assertEqual(k.missing, 0)
+
+    def test_figures(self):
+        f = ktap.figures(ktap.parse(CONSOLE).results[0].diag)
+        self.assertEqual(f["enable_dirty_log_s"], [0.0005])
+        self.assertEqual(f["dirty_pass_s"], [2.5])
+        self.assertEqual(f["enable_ms"], [1.5])
+
+    def test_truncated_run_has_missing_tests(self):
+        k = ktap.parse("\n".join(CONSOLE.splitlines()[:9]))
+        self.assertEqual(k.missing, 2)
+
+    def test_kernel_lines_before_ktap_are_not_diagnostics(self):
+        k = ktap.parse("# not a diag\nKTAP version 1\n1..1\nok 1 a\n")
+        self.assertEqual(k.results[0].diag, [])
+
+
+class InitramfsTest(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("cpio"), "cpio not installed")
+    def test_cpio_lists_what_we_packed(self):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        init, test = os.path.join(tmp, "init"), os.path.join(tmp, "t")
+        for p in (init, test):
+            with open(p, "wb") as f:
+                f.write(b"\x7fELF" + bytes(range(7)))
+        out = os.path.join(tmp, "x.cpio")
+        boot.make_initramfs(out, init, "run a 1 /bin/t\n", {"/bin/t": test})
+        listing = subprocess.run(["cpio", "-itv"], stdin=open(out, "rb"),
+                                 capture_output=True, text=True)
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        names = [line.split()[-1] for line in listing.stdout.splitlines()]
+        self.assertEqual(names, ["dev", "proc", "sys", "tmp", "bin", "dev/console",
+                                 "init", "plan", "bin/t"])
+        self.assertTrue(listing.stdout.splitlines()[5].startswith("crw"))
+
+
+class PlanTest(unittest.TestCase):
+    def test_guest_mode_and_hugepages_follow_the_target(self):
+        text = plans.render(plans.select(plans.CHECK, TARGETS["arm64-4k"].arch),
+                            TARGETS["arm64-4k"])
+        self.assertIn("hugepages 2048 600", text)
+        self.assertIn("run page_fault_test 300 /bin/page_fault_test -m 6", text)
+        text = plans.render(plans.CHECK, TARGETS["arm64-64k"])
+        self.assertNotIn("hugepages 2048", text)
+        self.assertNotIn("page_fault_test", plans.render(
+            plans.select(plans.CHECK, TARGETS["riscv64"].arch), TARGETS["riscv64"]))
+
+    def test_fake_target_takes_no_mode(self):
+        self.assertNotIn(" -m ", plans.render(plans.CHECK, FAKE_TARGET))
+
+
+class AtomicWriteTest(unittest.TestCase):
+    def test_failed_write_leaves_old_content_and_no_temp_file(self):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        path = os.path.join(tmp, "records.json")
+        util.write_atomic(path, "old")
+
+        class Boom:
+            def __str__(self):
+                raise RuntimeError
+
+        with self.assertRaises(TypeError):
+            util.write_atomic(path, Boom())
+        self.assertEqual(open(path).read(), "old")
+        self.assertEqual(os.listdir(tmp), ["records.json"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,116 @@
+import glob
+import os
+import unittest
+
+from tests.fakes import Workbench, git, quiet
+from wb import source, tree
+from wb.errors import WorkbenchError
+
+
+def read_series(root):
+    out = {}
+    for p in sorted(glob.glob(os.path.join(root, "*", "*.patch"))):
+        with open(p, "rb") as f:
+            out[os.path.relpath(p, root)] = f.read()
+    return out
+
+
+class TreeTest(unittest.TestCase):
+    def setUp(self):
+        self.wb = Workbench()
+        with quiet():
+            source.prepare(self.wb.layout, "patched", self.wb.ksrc)
+            tree.apply(self.wb.layout)
+
+    def tearDown(self):
+        self.wb.close()
+
+    def _two_series(self):
+        self.wb.commit_in_tree("tools/testing/selftests/kvm/new_test.c", "int x;\n",
+                               "KVM: selftests: Add a test")
+        self.wb.commit_in_tree("arch/arm64/kvm/hyp/pgtable.c", "/* walker */\n",
+                               "KVM: arm64: Teach the walker a trick")
+
+    def test_empty_series_is_base(self):
+        self.assertEqual(git(self.wb.kernel_tree, "rev-parse", "HEAD"),
+                         git(self.wb.kernel_tree, "rev-parse", "base"))
+        self.assertTrue(os.path.isdir(self.wb.layout.tree("base")))
+
+    def test_apply_then_export_is_byte_identical(self):
+        self._two_series()
+        with quiet():
+            tree.export(self.wb.layout)
+            first = read_series(self.wb.layout.series)
+            tree.apply(self.wb.layout)
+            tree.export(self.wb.layout)
+        self.assertEqual(sorted(first), ["arm64/0000-cover-letter.patch",
+                                         "arm64/0001-KVM-arm64-Teach-the-walker-a-trick.patch",
+                                         "selftests/0000-cover-letter.patch",
+                                         "selftests/0001-KVM-selftests-Add-a-test.patch"])
+        self.assertEqual(read_series(self.wb.layout.series), first)
+
+    def test_cover_letter_comes_from_the_cover_file(self):
+        self._two_series()
+        self.wb.write_patch("arm64", "cover", "KVM: arm64: Faster splits\n\nWhy it matters.\n")
+        with quiet():
+            tree.export(self.wb.layout)
+        with open(os.path.join(self.wb.repo, "series", "arm64",
+                               "0000-cover-letter.patch")) as f:
+            cover = f.read()
+        self.assertIn("Subject: [PATCH 0/1] KVM: arm64: Faster splits", cover)
+        self.assertIn("Why it matters.", cover)
+
+    def test_unapplicable_patch_names_patch_and_file(self):
+        self.wb.write_patch("arm64", "0001-broken.patch", BROKEN_PATCH)
+        with quiet(), self.assertRaisesRegex(
+                WorkbenchError, r"patch .*series/arm64/0001-broken.patch does not apply: "
+                                r"Makefile"):
+            tree.apply(self.wb.layout)
+        # The failed git am was aborted: the tree is usable again.
+        self.assertEqual(git(self.wb.kernel_tree, "status", "--porcelain",
+                             "--untracked-files=no"), "")
+
+    def test_unexported_commits_are_not_thrown_away(self):
+        self._two_series()
+        with quiet(), self.assertRaisesRegex(WorkbenchError, "differ from series/"):
+            tree.apply(self.wb.layout)
+        with quiet():
+            tree.apply(self.wb.layout, force=True)
+
+    def test_commit_without_a_known_prefix_is_refused(self):
+        self.wb.commit_in_tree("README", "x\n", "Fix a typo")
+        with self.assertRaisesRegex(WorkbenchError, "matches no series prefix"):
+            tree.export(self.wb.layout)
+
+    def test_interleaved_series_are_refused(self):
+        self._two_series()
+        self.wb.commit_in_tree("tools/testing/selftests/kvm/other.c", "int y;\n",
+                               "KVM: selftests: Another test")
+        with self.assertRaisesRegex(WorkbenchError, "not contiguous"):
+            tree.export(self.wb.layout)
+
+
+BROKEN_PATCH = """From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: t <t@invalid>
+Date: Thu, 1 Jan 2026 00:00:00 +0000
+Subject: [PATCH] KVM: arm64: Change a line that is not there
+
+Because.
+---
+ Makefile | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/Makefile b/Makefile
+--- a/Makefile
++++ b/Makefile
+@@ -1,3 +1,3 @@
+ VERSION = 7
+-PATCHLEVEL = 9
++PATCHLEVEL = 8
+ SUBLEVEL = 99
+--
+2.39.5
+"""
+
+if __name__ == "__main__":
+    unittest.main()
