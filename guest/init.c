@@ -200,7 +200,8 @@ static void do_hugepages(int nr, char **argv, int argc)
 	char name[64], path[128];
 	long want, got;
 
-	snprintf(name, sizeof(name), "hugepages:%skB", argc > 1 ? argv[1] : "?");
+	snprintf(name, sizeof(name), "hugepages:%skB=%s", argc > 1 ? argv[1] : "?",
+		 argc > 2 ? argv[2] : "?");
 	if (argc != 3) {
 		diag("usage: hugepages SIZE_KB COUNT");
 		result(nr, name, 0, NULL);
@@ -394,7 +395,7 @@ static const char *const splats[] = {
 	"inconsistent lock state", "suspicious RCU usage", "lockdep",
 	"UBSAN:", "KASAN:", "stack-protector", "soft lockup", "hard LOCKUP",
 	"rcu: INFO:", "hung_task", "list_add corruption", "list_del corruption",
-	"bad page", "Bad page", "refcount_t:",
+	"bad page", "Bad page", "refcount_t:", "Out of memory",
 };
 
 static int is_splat(const char *msg)

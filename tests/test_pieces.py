@@ -73,7 +73,8 @@ class PlanTest(unittest.TestCase):
     def test_guest_mode_and_hugepages_follow_the_target(self):
         text = plans.render(plans.select(plans.CHECK, TARGETS["arm64-4k"].arch),
                             TARGETS["arm64-4k"])
-        self.assertIn("hugepages 2048 600", text)
+        self.assertRegex(text, r"hugepages 2048 520\nrun dirty_log_test.hugetlb_2mb .*\n"
+                               r"hugepages 2048 0\n")
         self.assertIn("run page_fault_test 300 /bin/page_fault_test -m 6", text)
         text = plans.render(plans.CHECK, TARGETS["arm64-64k"])
         self.assertNotIn("hugepages 2048", text)

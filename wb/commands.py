@@ -100,3 +100,45 @@ COMMANDS.update({
     "check": cmd_check,
     "unit": cmd_unit,
 })
+
+
+def cmd_bench(layout, args):
+    """dirty_log_perf_test on base and patched kernels, side by side."""
+    from . import bench, setup
+    from .arches import target as get_target
+    targets = targets_arg(args.targets) if args.targets else bench.BENCH_TARGETS
+    setup.ensure({get_target(t).arch for t in targets})
+    source.prepare(layout, "patched", ksrc())
+    if not os.path.isdir(layout.tree("base")):
+        tree.apply(layout)
+    reps = 1 if os.environ.get("QUICK") else args.reps
+    records = bench.run_bench(layout, args.jobs, targets, reps)
+    bench.save_report(layout, records, {"repetitions": reps, "targets": list(targets)})
+cmd_bench = option("--targets", default=os.environ.get("TARGETS"))(cmd_bench)
+cmd_bench = option("--reps", type=int, default=int(os.environ.get("REPS") or 3))(cmd_bench)
+
+
+def cmd_report(layout, args):
+    """Print the side-by-side table of a results directory."""
+    from . import report
+    from .errors import WorkbenchError
+    path = args.results or _latest(layout, "bench")
+    try:
+        doc = report.load(path)
+    except (OSError, ValueError) as e:
+        raise WorkbenchError(f"cannot read results from {path}: {e}") from None
+    print(report.table(doc["records"]))
+cmd_report = option("results", nargs="?", help="a build/results/<run> directory")(cmd_report)
+
+
+def _latest(layout, kind):
+    from .errors import WorkbenchError
+    root = layout.path("results")
+    runs = sorted(d for d in os.listdir(root) if d.endswith("-" + kind)) \
+        if os.path.isdir(root) else []
+    if not runs:
+        raise WorkbenchError(f"no {kind} results under {root}; run 'make {kind}' first")
+    return os.path.join(root, runs[-1])
+
+
+COMMANDS.update({"bench": cmd_bench, "report": cmd_report})
