@@ -30,7 +30,7 @@ help:
 	@echo "  make export       write the tree's commits back into series/ (deterministic)"
 	@echo "  make build V=...  build variants, e.g. V='arm64-16k-patched riscv64-base+debug'"
 	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"
-	@echo "  make clean        remove build outputs, keep sources and downloads"
+	@echo "  make clean        remove build outputs, keep the trees and downloads"
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
 	@echo
 	@echo "Variables: KSRC=<your v7.2 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
@@ -66,7 +66,7 @@ report:
 	@$(WB) report $(RESULTS)
 
 clean:
-	rm -rf build/out build/selftests build/runs build/initramfs
+	rm -rf build/tree/*/.out-* build/selftests build/runs build/initramfs
 
 clean-tree:
 	rm -rf build/tree

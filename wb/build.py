@@ -31,6 +31,14 @@ class Variant:
         return "+".join((f"{self.target.name}-{self.kernel}",) + self.overlays)
 
     @property
+    def config(self):
+        """The variant without its kernel: what its object directory is named by."""
+        return "+".join((self.target.name,) + self.overlays)
+
+    def out(self, layout):
+        return layout.out(self.kernel, self.config)
+
+    @property
     def arch(self):
         return self.target.arch
 
@@ -100,7 +108,7 @@ def read_config(path):
 
 
 def configure(layout, variant, jobs):
-    tree, out = layout.tree(variant.kernel), layout.out(variant.name)
+    tree, out = layout.tree(variant.kernel), variant.out(layout)
     frag_paths = [os.path.join(layout.configs, f + ".config") for f in variant.fragments]
     wanted = wanted_options(layout, variant.fragments)
     stamp = hashlib.sha256()
@@ -146,7 +154,7 @@ def build_kernel(layout, variant, jobs):
     if not os.path.isdir(tree):
         raise WorkbenchError(f"{tree} does not exist; run 'make tree' first")
     configure(layout, variant, jobs)
-    out = layout.out(variant.name)
+    out = variant.out(layout)
     log = os.path.join(out, "build.log")
     if os.path.exists(log):
         os.unlink(log)

@@ -54,8 +54,14 @@ class Layout:
         """Source checkout of a kernel: 'patched' is the git repo you commit in."""
         return self.path("tree", kernel)
 
-    def out(self, variant):
-        return self.path("out", variant)
+    def out(self, kernel, config):
+        """Kbuild's O= for a config of a kernel: a direct child of its source.
+
+        Kbuild then names the source '..', so compiler command lines are the
+        same in every tree and ccache hits across base, patched and ref for
+        every file the series does not touch.
+        """
+        return os.path.join(self.tree(kernel), f".out-{config}")
 
     def selftests(self, kernel, arch):
         return self.path("selftests", f"{kernel}-{arch}")

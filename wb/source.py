@@ -203,9 +203,16 @@ def read_record(layout, kernel):
 
 
 def _identity(repo):
-    """Commits made in the tree carry no personal name: see make series."""
+    """Commits made in the tree carry no personal name (see make series), and
+    git ignores the object directories the builds put inside the tree."""
     git(repo, "config", "user.name", GIT_IDENTITY["GIT_AUTHOR_NAME"])
     git(repo, "config", "user.email", GIT_IDENTITY["GIT_AUTHOR_EMAIL"])
+    exclude = os.path.join(git(repo, "rev-parse", "--git-common-dir"), "info", "exclude")
+    if not os.path.isabs(exclude):
+        exclude = os.path.join(repo, exclude)
+    os.makedirs(os.path.dirname(exclude), exist_ok=True)
+    with open(exclude, "a") as f:
+        f.write("/.out-*/\n")
 
 
 def _commit_base(repo):
