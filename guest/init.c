@@ -84,7 +84,7 @@ static void mount_fs(const char *src, const char *dir, const char *type)
 {
 	mkdir(dir, 0755);
 	if (mount(src, dir, type, 0, NULL) && errno != EBUSY)
-		diag("init: mount %s on %s: %s", type, dir, strerror(errno));
+		diag("mount %s on %s: %s", type, dir, strerror(errno));
 }
 
 static void setup_console(void)
@@ -140,16 +140,16 @@ static long read_long(const char *path)
 	return n > 0 ? strtol(buf, NULL, 10) : -1;
 }
 
-static void load_plan(void)
+static void load_plan(const char *path)
 {
 	static char text[64 * 1024];
 	char *line, *save;
 	int fd;
 	ssize_t n;
 
-	fd = open("/plan", O_RDONLY);
+	fd = open(path, O_RDONLY);
 	if (fd < 0) {
-		diag("init: no /plan: %s", strerror(errno));
+		diag("no plan %s: %s", path, strerror(errno));
 		return;
 	}
 	n = read(fd, text, sizeof(text) - 1);
@@ -157,12 +157,21 @@ static void load_plan(void)
 	if (n < 0)
 		return;
 	text[n] = '\0';
-	for (line = strtok_r(text, "\n", &save); line && nr_plan < MAX_LINES;
+	if (n == sizeof(text) - 1)
+		diag("init: /plan is larger than %zu bytes; the rest is ignored",
+		     sizeof(text) - 1);
+	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		while (*line == ' ' || *line == '\t')
 			line++;
-		if (*line && *line != '#')
-			plan[nr_plan++] = line;
+		if (!*line || *line == '#')
+			continue;
+		if (nr_plan == MAX_LINES) {
+			diag("init: /plan has more than %d steps; the rest is ignored",
+			     MAX_LINES);
+			break;
+		}
+		plan[nr_plan++] = line;
 	}
 }
 
@@ -289,8 +298,12 @@ static int open_pty(int *slave)
 	int master;
 
 	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (master < 0 || grantpt(master) || unlockpt(master))
+	if (master < 0)
 		return -1;
+	if (grantpt(master) || unlockpt(master)) {
+		close(master);
+		return -1;
+	}
 	*slave = open(ptsname(master), O_RDWR | O_NOCTTY);
 	if (*slave < 0) {
 		close(master);
@@ -302,13 +315,63 @@ static int open_pty(int *slave)
 	return master;
 }
 
+/*
+ * Relay the test's output until it exits or its deadline passes.  The pty
+ * alone cannot tell: a test may close its stdio and go on, or leave a child
+ * behind that keeps the pty open after the test itself is gone.
+ */
+static int wait_test(pid_t pid, int master, double deadline, int *status)
+{
+	char buf[4097];
+	size_t have = 0;
+	double drain_until = 0;
+	struct pollfd pfd = { .fd = master, .events = POLLIN };
+	int exited = 0, pty_open = 1;
+
+	for (;;) {
+		double t = now(), limit = exited ? drain_until : deadline;
+		ssize_t i, n;
+		int ms;
+
+		if (t >= limit)
+			break;
+		if (!exited && waitpid(pid, status, WNOHANG) == pid) {
+			exited = 1;
+			if (!pty_open)
+				break;
+			/* Give what is still in the pty a moment to come out. */
+			drain_until = t + 0.5;
+			continue;
+		}
+		ms = (int)((limit - t) * 1000) + 1;
+		if (!pty_open) {
+			usleep((ms < 100 ? ms : 100) * 1000);
+			continue;
+		}
+		if (poll(&pfd, 1, ms < 100 ? ms : 100) <= 0)
+			continue;
+		n = read(master, buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0) {
+			/* EIO: every writer is gone. */
+			pty_open = 0;
+			if (exited)
+				break;
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			if (!buf[have + i])
+				buf[have + i] = '?';
+		have += n;
+		relay(buf, &have, 0);
+	}
+	relay(buf, &have, 1);
+	return exited;
+}
+
 static void do_run(int nr, char **argv, int argc)
 {
-	double start, deadline, left;
-	char buf[4097], note[96];
-	size_t have = 0;
-	int master, slave, status = 0, timed_out = 0;
-	struct pollfd pfd;
+	int master, slave, status = 0, exited;
+	double start;
 	pid_t pid;
 
 	if (argc < 4) {
@@ -323,8 +386,14 @@ static void do_run(int nr, char **argv, int argc)
 		return;
 	}
 	start = now();
-	deadline = start + strtod(argv[2], NULL);
 	pid = fork();
+	if (pid < 0) {
+		diag("fork: %s", strerror(errno));
+		close(master);
+		close(slave);
+		result(nr, argv[1], 0, NULL);
+		return;
+	}
 	if (pid == 0) {
 		setsid();
 		ioctl(slave, TIOCSCTTY, 0);
@@ -341,39 +410,18 @@ static void do_run(int nr, char **argv, int argc)
 	close(slave);
 	diag("run %s: %s", argv[1], argv[3]);
 
-	pfd.fd = master;
-	pfd.events = POLLIN;
-	for (;;) {
-		ssize_t n;
-
-		left = deadline - now();
-		if (left <= 0) {
-			timed_out = 1;
-			break;
-		}
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
-			continue;
-		/* EIO once the test and everything it started have exited. */
-		n = read(master, buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0)
-			break;
-		have += n;
-		relay(buf, &have, 0);
-	}
-	relay(buf, &have, 1);
-	if (timed_out)
-		kill(-pid, SIGKILL);
-	close(master);
-	waitpid(pid, &status, 0);
-	/* Reap whatever the test left behind in its session. */
+	exited = wait_test(pid, master, start + strtod(argv[2], NULL), &status);
+	/* Whatever the test left behind in its session goes with it. */
 	kill(-pid, SIGKILL);
-	while (waitpid(-1, NULL, WNOHANG) > 0)
+	if (!exited)
+		waitpid(pid, &status, 0);
+	close(master);
+	while (waitpid(-pid, NULL, 0) > 0)
 		;
 
 	diag("duration: %s %.3f s", argv[1], now() - start);
-	if (timed_out) {
-		snprintf(note, sizeof(note), "TIMEOUT after %s s", argv[2]);
-		diag("%s: %s", argv[1], note);
+	if (!exited) {
+		diag("%s: TIMEOUT after %s s", argv[1], argv[2]);
 		result(nr, argv[1], 0, NULL);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP) {
 		result(nr, argv[1], 1, "SKIP");
@@ -426,6 +474,10 @@ static void check_dmesg(int nr)
 		n = read(fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
 			continue;	/* records overwritten: keep reading */
+		if (n < 0 && errno != EAGAIN) {
+			diag("dmesg: read /dev/kmsg: %s", strerror(errno));
+			found++;
+		}
 		if (n <= 0)
 			break;
 		rec[n] = '\0';
@@ -447,22 +499,31 @@ static void check_dmesg(int nr)
 	result(nr, "dmesg", !found, NULL);
 }
 
-int main(void)
+/*
+ * As PID 1 this is the guest's init.  Run as "init PLAN" on a host, it only
+ * carries out PLAN, so that the workbench's tests can exercise it natively.
+ */
+int main(int argc, char **argv)
 {
+	int guest = getpid() == 1;
 	double start;
 	int i;
 
-	setup_console();
-	setup_mounts();
-	/*
-	 * Boot messages went to the console; from here on the kernel log is
-	 * checked by the dmesg test instead, so that it cannot tear KTAP lines.
-	 */
-	write_file("/proc/sys/kernel/printk", "4");
-	load_plan();
+	if (guest) {
+		setup_console();
+		setup_mounts();
+		/*
+		 * Boot messages went to the console; from here on the kernel log
+		 * is checked by the dmesg test instead, so that it cannot tear
+		 * KTAP lines.  A panic still reaches the console.
+		 */
+		write_file("/proc/sys/kernel/printk", "1");
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	load_plan(guest || argc < 2 ? "/plan" : argv[1]);
 
 	start = now();
-	printf("KTAP version 1\n1..%d\n", nr_plan + 1);
+	printf("KTAP version 1\n1..%d\n", nr_plan + guest);
 	for (i = 0; i < nr_plan; i++) {
 		char *argv[MAX_ARGS];
 		int argc = split(plan[i], argv, MAX_ARGS);
@@ -480,8 +541,11 @@ int main(void)
 			result(i + 1, argv[0], 0, NULL);
 		}
 	}
-	check_dmesg(nr_plan + 1);
-	diag("init: %d failed, %.1f s", nr_failed, now() - start);
-	power_off();
-	return 0;
+	if (guest)
+		check_dmesg(nr_plan + 1);
+	/* The host looks for this exact line to know the plan ran to its end. */
+	diag("init: done, %d failed, %.1f s", nr_failed, now() - start);
+	if (guest)
+		power_off();
+	return nr_failed ? 1 : 0;
 }

@@ -24,7 +24,7 @@ class CheckTest(unittest.TestCase):
                                     unit=False, ksrc=self.wb.ksrc, timeout=timeout)
         out = io.StringIO()
         with redirect_stdout(out):
-            rc = check.report(tally, self.wb.layout)
+            rc = check.report(tally)
         return rc, out.getvalue(), tally
 
     def patch_series(self, path, content, subject):
@@ -100,19 +100,38 @@ class CheckTest(unittest.TestCase):
         self.assertIn("CONFIG_FAKE_DROPPED=y (got n)", out)
 
     def test_known_failure_on_both_kernels_is_xfail(self):
-        self.patch_series("tools/testing/selftests/kvm/behaviour", "fail\n",
+        self.patch_series("tools/testing/selftests/kvm/behaviour.dirty_log_test", "fail\n",
                           "KVM: selftests: Break the test")
         with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
             f.write("fake  dirty_log_test.thp  fails on base too\n")
-        rc, out, tally = self.check()
-        self.assertEqual(rc, 0, out)
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
+                                    runs=RUNS + (plans.Run("pft", ("page_fault_test",)),),
+                                    ksrc=self.wb.ksrc)
         self.assertEqual(tally.count("xfail"), 2)
+        self.assertEqual(tally.count("fail"), 0)
+
+    def test_known_failure_without_a_reason_is_an_error(self):
+        with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
+            f.write("fake  dirty_log_test.thp\n")
+        self.patch_series("tools/testing/selftests/kvm/behaviour", "fail\n",
+                          "KVM: selftests: Break the test")
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"known-failures:\d+: expected 'TARGET-GLOB TEST REASON'")
+
+    def test_everything_skipped_fails(self):
+        self.patch_series("tools/testing/selftests/kvm/behaviour", "skip\n",
+                          "KVM: selftests: Skip everything")
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("every planned test skipped or failed", out)
 
     def test_nothing_passing_fails(self):
         from wb.results import Tally
         out = io.StringIO()
         with redirect_stdout(out):
-            rc = check.report(Tally(), self.wb.layout)
+            rc = check.report(Tally())
         self.assertEqual(rc, 1)
         self.assertIn("0 passed, 1 failed", out.getvalue())
 

@@ -1,6 +1,7 @@
 import glob
 import os
 import unittest
+import unittest.mock
 
 from tests.fakes import Workbench, git, quiet
 from wb import source, tree
@@ -72,10 +73,42 @@ class TreeTest(unittest.TestCase):
 
     def test_unexported_commits_are_not_thrown_away(self):
         self._two_series()
-        with quiet(), self.assertRaisesRegex(WorkbenchError, "differ from series/"):
+        with quiet(), self.assertRaisesRegex(WorkbenchError, "commits that are not exported"):
             tree.apply(self.wb.layout)
         with quiet():
             tree.apply(self.wb.layout, force=True)
+
+    def test_edited_series_is_not_mistaken_for_unexported_work(self):
+        self._two_series()
+        with quiet():
+            tree.export(self.wb.layout)
+        os.unlink(glob.glob(os.path.join(self.wb.layout.series, "arm64", "0001-*"))[0])
+        with quiet():
+            self.assertEqual(tree.apply(self.wb.layout), 1)
+
+    def test_failed_am_leaves_base_and_a_fixed_series_applies(self):
+        self.wb.write_patch("arm64", "0001-broken.patch", BROKEN_PATCH)
+        with quiet(), self.assertRaises(WorkbenchError):
+            tree.apply(self.wb.layout)
+        self.assertEqual(git(self.wb.kernel_tree, "rev-parse", "HEAD"),
+                         git(self.wb.kernel_tree, "rev-parse", "base"))
+        os.unlink(os.path.join(self.wb.layout.series, "arm64", "0001-broken.patch"))
+        with quiet():
+            self.assertEqual(tree.apply(self.wb.layout), 0)
+
+    def test_users_git_config_does_not_change_the_export(self):
+        self._two_series()
+        with quiet():
+            tree.export(self.wb.layout)
+        first = read_series(self.wb.layout.series)
+        gitconfig = os.path.join(self.wb.tmp, "gitconfig")
+        with open(gitconfig, "w") as f:
+            f.write("[format]\n\tthread = shallow\n\tsubjectPrefix = RFC\n"
+                    "[diff]\n\talgorithm = patience\n\tnoprefix = true\n")
+        with unittest.mock.patch.dict(os.environ, {"GIT_CONFIG_GLOBAL": gitconfig}), quiet():
+            tree.apply(self.wb.layout)
+            tree.export(self.wb.layout)
+        self.assertEqual(read_series(self.wb.layout.series), first)
 
     def test_commit_without_a_known_prefix_is_refused(self):
         self.wb.commit_in_tree("README", "x\n", "Fix a typo")

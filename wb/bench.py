@@ -32,7 +32,7 @@ def run_bench(layout, jobs, targets=BENCH_TARGETS, reps=3, kernels=("base", "pat
                 done += 1
                 progress("bench", f"[{done}/{total}] {v.name} repetition {rep}/{reps}")
                 recs = check.boot_and_run(layout, v, image, tests[tname],
-                                          plans.select(runs, target.arch), jobs)
+                                          plans.select(runs, target.arch))
                 for r in recs:
                     r.values["repetition"] = [rep]
                     if r.status == "fail":

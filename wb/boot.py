@@ -6,18 +6,20 @@ on forever.
 """
 
 import os
+import re
 import selectors
 import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import WorkbenchError
 from .util import run, write_atomic
 
 PANIC_MARKERS = ("Kernel panic - not syncing", "---[ end Kernel panic")
-END_MARKER = "# init: "
+# The guest init's last line: the plan ran to its end.
+END_MARKER = re.compile(r"^# init: done, \d+ failed", re.M)
 
 
 def _newc(name, mode, data=b"", rdev=(0, 0), ino=1):
@@ -73,7 +75,6 @@ class BootResult:
     status: str                 # "done", "panic", "timeout", "died"
     console: str
     seconds: float
-    command: list = field(default_factory=list)
 
     def last_lines(self, n=25):
         return "\n".join(self.console.rstrip("\n").splitlines()[-n:])
@@ -92,7 +93,11 @@ def qemu_command(arch, image, initrd, cmdline=(), smp=2, mem="2G", extra=()):
 
 
 def boot(cmd, log_path, timeout, on_line=None):
-    """Run QEMU until the guest powers off, panics or runs out of time."""
+    """Run QEMU until the guest powers off, panics or runs out of time.
+
+    QEMU runs in its own session, so it is killed here on every way out,
+    Ctrl-C included, and the console log is renamed into place either way.
+    """
     if not shutil.which(cmd[0]):
         raise WorkbenchError(f"{cmd[0]} is not installed; run 'make setup'")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -100,55 +105,57 @@ def boot(cmd, log_path, timeout, on_line=None):
     deadline = start + timeout
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
     chunks, pending, status, panic_at = [], b"", None, None
-    with open(log_path + ".partial", "wb") as log:
-        while True:
-            now = time.monotonic()
-            if panic_at and now > panic_at + 5:
-                status = "panic"
-                break
-            if now > deadline:
-                status = "timeout"
-                break
-            if not sel.select(timeout=min(1.0, deadline - now)):
-                continue
-            data = os.read(proc.stdout.fileno(), 65536)
-            if not data:
-                break
-            log.write(data)
-            log.flush()
-            chunks.append(data)
-            pending += data
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace").rstrip("\r")
-                if on_line:
-                    on_line(line)
-                if any(m in line for m in PANIC_MARKERS) and not panic_at:
-                    panic_at = time.monotonic()
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    sel.close()
-    proc.stdout.close()
-    os.replace(log_path + ".partial", log_path)
+    try:
+        with open(log_path + ".partial", "wb") as log, selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while True:
+                now = time.monotonic()
+                if panic_at and now > panic_at + 5:
+                    status = "panic"
+                    break
+                if now > deadline:
+                    status = "timeout"
+                    break
+                if not sel.select(timeout=min(1.0, deadline - now)):
+                    continue
+                data = os.read(proc.stdout.fileno(), 65536)
+                if not data:
+                    break
+                log.write(data)
+                log.flush()
+                chunks.append(data)
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for raw in lines:
+                    line = raw.decode(errors="replace").rstrip("\r")
+                    if on_line:
+                        on_line(line)
+                    if any(m in line for m in PANIC_MARKERS) and not panic_at:
+                        panic_at = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        if os.path.exists(log_path + ".partial"):
+            os.replace(log_path + ".partial", log_path)
     console = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
     if status is None:
         if panic_at or any(m in console for m in PANIC_MARKERS):
             status = "panic"
-        elif END_MARKER in console:
+        elif END_MARKER.search(console):
             status = "done"
         else:
             status = "died"
-    return BootResult(status, console, time.monotonic() - start, cmd)
+    return BootResult(status, console, time.monotonic() - start)
 
 
 def explain(result, what, log_path, timeout):
     """A one-paragraph account of a boot that did not finish its plan."""
     why = {"panic": "the guest kernel panicked",
            "timeout": f"the guest did not finish within {timeout} s and was killed",
-           "died": "QEMU exited before the guest finished its plan"}[result.status]
+           "died": "QEMU exited before the guest finished its plan"}.get(
+               result.status, "the guest did not print the KTAP header")
     return (f"{what}: {why}. Console log: {log_path}\n--- last console lines ---\n"
             f"{result.last_lines()}")

@@ -107,7 +107,7 @@ def read_config(path):
     return got
 
 
-def configure(layout, variant, jobs):
+def configure(layout, variant):
     tree, out = layout.tree(variant.kernel), variant.out(layout)
     frag_paths = [os.path.join(layout.configs, f + ".config") for f in variant.fragments]
     wanted = wanted_options(layout, variant.fragments)
@@ -153,7 +153,7 @@ def build_kernel(layout, variant, jobs):
     tree = layout.tree(variant.kernel)
     if not os.path.isdir(tree):
         raise WorkbenchError(f"{tree} does not exist; run 'make tree' first")
-    configure(layout, variant, jobs)
+    configure(layout, variant)
     out = variant.out(layout)
     log = os.path.join(out, "build.log")
     if os.path.exists(log):

@@ -26,18 +26,11 @@ BOOT_MARGIN_S = 180
 def unit_tests(layout, tally):
     """Run tests/ in a child interpreter, one record per test."""
     progress("unit", "harness unit tests (fake kernel tree, no real builds)")
-    proc = subprocess.run([sys.executable, "-m", "unittest", "discover", "-v", "-s",
-                           os.path.join(layout.repo, "tests"), "-t", layout.repo],
-                          capture_output=True, text=True, cwd=layout.repo,
-                          env=dict(os.environ, WB_QUIET="1"))
+    proc = subprocess.run([sys.executable, "-m", "tests.run"], capture_output=True,
+                          text=True, cwd=layout.repo, env=dict(os.environ, WB_QUIET="1"))
     seen = 0
-    for m in re.finditer(r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*?)? \.\.\. "
-                         r"(ok|FAIL|ERROR|skipped[^\n]*)$", proc.stderr, re.M):
-        status = {"ok": "pass", "FAIL": "fail", "ERROR": "fail"}.get(m.group(3), "skip")
-        # Python 3.11 writes (module.Class.method), older ones (module.Class).
-        parts = m.group(2).split(".")
-        cls = parts[-2] if parts[-1] == m.group(1) else parts[-1]
-        tally.add(Record(stage="unit", name=f"{cls}.{m.group(1)}", status=status))
+    for m in re.finditer(r"^RESULT (pass|fail|skip) (\S+)$", proc.stdout, re.M):
+        tally.add(Record(stage="unit", name=m.group(2), status=m.group(1)))
         seen += 1
     if proc.returncode != 0 or not seen:
         tally.add(Record(stage="unit", name="unit tests", status="fail",
@@ -45,14 +38,19 @@ def unit_tests(layout, tally):
 
 
 def known_failures(layout):
+    path = os.path.join(layout.repo, "known-failures")
     known = []
     try:
-        with open(os.path.join(layout.repo, "known-failures")) as f:
-            for text in f:
+        with open(path) as f:
+            for lineno, text in enumerate(f, 1):
                 text = text.strip()
-                if text and not text.startswith("#"):
-                    glob_, test, *reason = text.split(None, 2)
-                    known.append((glob_, test, reason[0] if reason else ""))
+                if not text or text.startswith("#"):
+                    continue
+                fields = text.split(None, 2)
+                if len(fields) < 3:
+                    raise WorkbenchError(f"{path}:{lineno}: expected 'TARGET-GLOB TEST "
+                                         "REASON'; every known failure needs a reason")
+                known.append(tuple(fields))
     except FileNotFoundError:
         pass
     return known
@@ -70,7 +68,7 @@ def apply_known_failures(layout, records):
                 r.status, r.message = "xfail", f"known: {reason}"
 
 
-def boot_and_run(layout, variant, image, tests, runs, jobs, timeout=None):
+def boot_and_run(layout, variant, image, tests, runs, timeout=None):
     """Boot one variant with a plan; return its records (boot verdict first)."""
     target = variant.target
     work = layout.runs(variant.name)
@@ -109,6 +107,11 @@ def boot_and_run(layout, variant, image, tests, runs, jobs, timeout=None):
     if "dmesg" not in reported:
         records.append(Record(stage="run", name="dmesg", status="fail",
                               message="the kernel log was never checked", **base))
+    planned = {r.name for r in runs}
+    if runs and not any(r.name in planned and r.status == "pass" for r in records):
+        records.append(Record(stage="run", name="any test passed", status="fail",
+                              message="every planned test skipped or failed: nothing "
+                              "was checked on this kernel", **base))
     return records
 
 
@@ -118,9 +121,9 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
     if unit:
         unit_tests(layout, tally)
     try:
+        fresh = not os.path.isdir(layout.tree("patched"))
         record = source.prepare(layout, "patched", ksrc)
-        why = tree.unexported_changes(layout) if os.path.isdir(
-            layout.tree("base")) else None
+        why = None if fresh else tree.unexported_changes(layout)
         if why:
             raise WorkbenchError(f"make check tests series/, but {why}.",
                                  "Run 'make export' first (or 'make tree FORCE=1').")
@@ -153,15 +156,24 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
                 tally.add(Record(stage="build", name="kernel", status="fail",
                                  message=str(e), variant=variant.name, target=tname))
                 continue
-            target_records += boot_and_run(layout, variant, image, tests, arch_runs, jobs,
-                                           timeout)
-        apply_known_failures(layout, target_records)
+            try:
+                target_records += boot_and_run(layout, variant, image, tests, arch_runs,
+                                               timeout)
+            except WorkbenchError as e:
+                target_records.append(Record(stage="boot", name="boot", status="fail",
+                                             message=str(e), variant=variant.name,
+                                             target=tname, kernel=kernel))
+        try:
+            apply_known_failures(layout, target_records)
+        except WorkbenchError as e:
+            tally.add(Record(stage="run", name="known-failures", status="fail",
+                             message=str(e)))
         for r in target_records:
             tally.add(r)
     return tally
 
 
-def report(tally, layout):
+def report(tally):
     failures = tally.failures()
     if failures:
         print("\nFailures:", flush=True)

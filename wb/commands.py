@@ -79,7 +79,7 @@ def cmd_check(layout, args):
     tally = check.run_check(layout, args.jobs, targets=targets, unit=not args.no_unit,
                             ksrc=ksrc())
     results.save(layout, "check", tally.records)
-    return check.report(tally, layout)
+    return check.report(tally)
 cmd_check = option("--targets", default=os.environ.get("TARGETS"),
                    help="comma-separated targets (default: arm64-4k,riscv64)")(cmd_check)
 cmd_check = option("--no-unit", action="store_true", help="skip the unit tests")(cmd_check)
@@ -91,7 +91,7 @@ def cmd_unit(layout, args):
     from .results import Tally
     tally = Tally()
     check.unit_tests(layout, tally)
-    return check.report(tally, layout)
+    return check.report(tally)
 
 
 COMMANDS.update({

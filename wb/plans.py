@@ -49,11 +49,8 @@ BENCH = (
 )
 
 
-def select(runs, arch, only=None):
-    runs = [r for r in runs if not r.arches or arch.name in r.arches]
-    if only:
-        runs = [r for r in runs if any(o in r.name for o in only)]
-    return runs
+def select(runs, arch):
+    return [r for r in runs if not r.arches or arch.name in r.arches]
 
 
 def argv(run, target):

@@ -69,8 +69,9 @@ def environment():
             return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
         except (OSError, IndexError):
             return None
+    from .arches import ARCHES
     return {"host": platform.machine(), "python": platform.python_version(),
-            "qemu": version(["qemu-system-aarch64", "--version"]),
+            "qemu": {a.qemu: version([a.qemu, "--version"]) for a in ARCHES.values()},
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

@@ -17,8 +17,11 @@ from .errors import WorkbenchError
 from .source import BASE_TAG, GIT_IDENTITY, git
 from .util import progress, run, write_atomic
 
-COMMITTER = {k: v for k, v in GIT_IDENTITY.items() if k.startswith("GIT_COMMITTER_")
-             and k != "GIT_COMMITTER_DATE"}
+# git am and format-patch must not see the user's own git config: settings
+# such as format.thread or apply.whitespace would change what they write.
+ISOLATED = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+COMMITTER = dict({k: v for k, v in GIT_IDENTITY.items() if k.startswith("GIT_COMMITTER_")
+                  and k != "GIT_COMMITTER_DATE"}, **ISOLATED)
 EXPORT_BRANCH = "wb-export"
 
 
@@ -57,11 +60,14 @@ def _patch_subject(path):
     return "?"
 
 
-def _am_failure(repo, patch, out):
+def _am_failure(layout, repo, patch, out):
     files = sorted(set(re.findall(r"error: patch failed: ([^:\n]+):\d+", out)
                        + re.findall(r"error: ([^:\n]+): does not exist in index", out)
                        + re.findall(r"error: ([^:\n]+): already exists in index", out)))
     git(repo, "am", "--abort", check=False)
+    # Leave the tree at base, so that a fixed series/ applies without FORCE.
+    git(repo, "checkout", "-q", "-f", "-B", "patched", BASE_TAG)
+    _mark_in_sync(layout)
     where = ", ".join(files) if files else "see the git am output below"
     return WorkbenchError(
         f"patch {os.path.relpath(patch)} does not apply: {where}.\n"
@@ -80,29 +86,34 @@ def _dirty(repo):
     return git(repo, "status", "--porcelain", "--untracked-files=no")
 
 
+def _sync_path(layout):
+    return layout.tree("patched") + ".in-sync"
+
+
+def _mark_in_sync(layout):
+    """Remember which commit series/ was last applied from or exported to."""
+    write_atomic(_sync_path(layout), git(layout.tree("patched"), "rev-parse", "HEAD") + "\n")
+
+
 def unexported_changes(layout):
-    """Why resetting 'patched' would lose work, or None."""
+    """Why resetting 'patched' would lose work, or None.
+
+    The tree holds unexported work when HEAD has moved since series/ was last
+    applied or exported; edits to series/ itself are not work in the tree.
+    """
     repo = layout.tree("patched")
     if _dirty(repo):
         return "the kernel tree has uncommitted changes"
-    if git(repo, "rev-parse", "HEAD") == git(repo, "rev-parse", BASE_TAG + "^{commit}"):
+    head = git(repo, "rev-parse", "HEAD")
+    if head == git(repo, "rev-parse", BASE_TAG + "^{commit}"):
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            export(layout, dest=tmp, quiet=True)
-        except WorkbenchError as e:
-            return f"its commits cannot be exported ({e})"
-        if _tree_digest(tmp) != _tree_digest(layout.series, skip_meta=True):
-            return "its commits differ from series/"
-    return None
-
-
-def _tree_digest(root, skip_meta=False):
-    digest = {}
-    for path in glob.glob(os.path.join(root, "*", "*.patch")):
-        with open(path, "rb") as f:
-            digest[os.path.relpath(path, root)] = f.read()
-    return digest
+    try:
+        with open(_sync_path(layout)) as f:
+            if f.read().strip() == head:
+                return None
+    except FileNotFoundError:
+        pass
+    return "it has commits that are not exported to series/"
 
 
 def apply(layout, force=False):
@@ -125,8 +136,9 @@ def apply(layout, force=False):
                            "--keep-cr", os.path.abspath(patch)], "git am",
                           env=COMMITTER, check=False)
             if rc != 0:
-                raise _am_failure(repo, patch, out)
+                raise _am_failure(layout, repo, patch, out)
             applied += 1
+    _mark_in_sync(layout)
     progress("tree", f"{repo}: base + {applied} patch(es) on branch 'patched'")
     return applied
 
@@ -182,11 +194,10 @@ def export(layout, dest=None, quiet=False):
                 git(repo, "branch", "-f", EXPORT_BRANCH, shas[-1])
                 git(repo, "config", f"branch.{EXPORT_BRANCH}.description",
                     _cover_text(layout, name))
-                git(repo, "-c", "diff.noprefix=false", "-c", "format.signature=",
-                    "format-patch", "-q", "--zero-commit", "--no-signature",
+                git(repo, "format-patch", "-q", "--zero-commit", "--no-signature",
                     "--cover-letter", "--cover-from-description=subject",
                     "--no-encode-email-headers", "--abbrev=12",
-                    "-o", tmp, f"{start}..{EXPORT_BRANCH}")
+                    "-o", tmp, f"{start}..{EXPORT_BRANCH}", env=ISOLATED)
                 git(repo, "branch", "-D", EXPORT_BRANCH)
                 _pin_cover_date(repo, tmp, shas[-1])
             os.makedirs(out, exist_ok=True)
@@ -198,6 +209,8 @@ def export(layout, dest=None, quiet=False):
             shutil.rmtree(tmp, ignore_errors=True)
         if not quiet:
             progress("export", f"series/{name}: {len(shas)} patch(es)")
+    if dest == layout.series:
+        _mark_in_sync(layout)
 
 
 def _pin_cover_date(repo, outdir, tip):

@@ -1,0 +1,89 @@
+"""guest/init.c built natively and run as 'init PLAN': the real run loop."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from wb.ktap import parse
+from wb.layout import REPO
+
+SCRIPTS = {
+    "ok": "echo hi\n",
+    "skip": "exit 4\n",
+    "closes": "exec >&- 2>&-\nsleep 10\n",
+    "orphan": 'trap "" HUP\n(trap "" HUP; sleep 30) &\necho parent done\n',
+    "nul": 'printf "a\\000b\\n"\n',
+}
+
+
+@unittest.skipUnless(shutil.which("gcc"), "gcc not installed")
+class InitTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="wb-init-")
+        cls.init = os.path.join(cls.tmp, "init")
+        subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", cls.init,
+                        os.path.join(REPO, "guest", "init.c")], check=True)
+        for name, body in SCRIPTS.items():
+            path = os.path.join(cls.tmp, name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n" + body)
+            os.chmod(path, 0o755)
+        plan = os.path.join(cls.tmp, "plan")
+        t = cls.tmp
+        with open(plan, "w") as f:
+            f.write(f"# a comment\n\nrun ok 5 {t}/ok\nrun fails 5 /bin/false\n"
+                    f"run skip 5 {t}/skip\nrun slow 1 /bin/sleep 10\n"
+                    f"run closes 2 {t}/closes\nrun orphan 5 {t}/orphan\n"
+                    f"run nul 3 {t}/nul\nrun missing 3 /nonexistent\nbogus step\n")
+        start = time.monotonic()
+        cls.proc = subprocess.run([cls.init, plan], capture_output=True, text=True,
+                                  timeout=60)
+        cls.seconds = time.monotonic() - start
+        cls.ktap = parse(cls.proc.stdout)
+        cls.by_name = {t.name: t for t in cls.ktap.results}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def status(self, name):
+        return self.by_name[name].status
+
+    def test_plan_and_verdicts(self):
+        self.assertEqual(self.ktap.planned, 9)
+        self.assertEqual(len(self.ktap.results), 9)
+        self.assertEqual(self.status("ok"), "pass")
+        self.assertEqual(self.by_name["ok"].diag[1], "hi")
+        self.assertEqual(self.status("fails"), "fail")
+        self.assertEqual(self.status("skip"), "skip")
+        self.assertEqual(self.status("bogus"), "fail")
+        self.assertEqual(self.proc.returncode, 1)
+        self.assertIn("# init: done, 5 failed", self.proc.stdout)
+
+    def test_timeout_kills_the_test(self):
+        self.assertEqual(self.status("slow"), "fail")
+        self.assertIn("slow: TIMEOUT after 1 s", self.by_name["slow"].diag)
+
+    def test_closing_stdio_does_not_escape_the_deadline(self):
+        self.assertEqual(self.status("closes"), "fail")
+        self.assertIn("closes: TIMEOUT after 2 s", self.by_name["closes"].diag)
+
+    def test_a_child_holding_the_pty_does_not_fail_the_test(self):
+        self.assertEqual(self.status("orphan"), "pass")
+        self.assertLess(self.seconds, 10)
+
+    def test_output_after_a_nul_byte_is_kept(self):
+        self.assertIn("a?b", self.by_name["nul"].diag)
+
+    def test_missing_binary(self):
+        self.assertEqual(self.status("missing"), "fail")
+        self.assertIn("exec /nonexistent: No such file or directory",
+                      self.by_name["missing"].diag)
+
+
+if __name__ == "__main__":
+    unittest.main()
