@@ -81,6 +81,13 @@ class PlanTest(unittest.TestCase):
         self.assertNotIn("page_fault_test", plans.render(
             plans.select(plans.CHECK, TARGETS["riscv64"].arch), TARGETS["riscv64"]))
 
+    def test_block_size_and_eager_split_follow_the_target(self):
+        run = plans.BENCH[0]
+        self.assertEqual(plans.argv(run, TARGETS["arm64-16k"])[-4:], ("-E", "32M", "-m", "7"))
+        self.assertNotIn("-E", plans.argv(run, TARGETS["riscv64"]))
+        self.assertNotIn("{eager}", plans.argv(run, TARGETS["riscv64"]))
+        self.assertIn("512M", plans.argv(plans.CHECK[-1], TARGETS["arm64-64k"]))
+
     def test_fake_target_takes_no_mode(self):
         self.assertNotIn(" -m ", plans.render(plans.CHECK, FAKE_TARGET))
 

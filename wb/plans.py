@@ -34,6 +34,12 @@ CHECK = (
     Run("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
         hugepages=((2048, DIRTY_LOG_TEST_2M_PAGES),)),
     Run("page_fault_test", ("page_fault_test",), arches=("arm64",)),
+    # arm64 splits only when asked to: the same with eager splitting on.
+    Run("dirty_log_test.thp.eager", ("dirty_log_test", "-s", "anonymous_thp", "-E", "{pmd}"),
+        arches=("arm64",)),
+    Run("dirty_log_test.hugetlb_2mb.eager",
+        ("dirty_log_test", "-s", "anonymous_hugetlb_2mb", "-E", "{pmd}"),
+        hugepages=((2048, DIRTY_LOG_TEST_2M_PAGES),), arches=("arm64",)),
 )
 
 # `make bench` in its first form: dirty_log_perf_test's own figures.
@@ -41,10 +47,10 @@ CHECK = (
 # happens in KVM_CLEAR_DIRTY_LOG; with -g it happens when logging is enabled.
 BENCH = (
     Run("perf.thp.enable",
-        ("dirty_log_perf_test", "-s", "anonymous_thp", "-b", "256M", "-i", "2", "-g"),
-        timeout=600),
+        ("dirty_log_perf_test", "-s", "anonymous_thp", "-b", "256M", "-i", "2", "-g",
+         "{eager}"), timeout=600),
     Run("perf.thp.clear",
-        ("dirty_log_perf_test", "-s", "anonymous_thp", "-b", "256M", "-i", "2"),
+        ("dirty_log_perf_test", "-s", "anonymous_thp", "-b", "256M", "-i", "2", "{eager}"),
         timeout=600),
 )
 
@@ -54,10 +60,20 @@ def select(runs, arch):
 
 
 def argv(run, target):
-    """The command line of a Run on a target, with the target's guest mode."""
+    """The command line of a Run on a target.
+
+    Adds the target's guest mode, and fills in {pmd}, the target's
+    PMD-level block size, and {eager}, which asks for eager splitting in
+    PMD-sized chunks where that has to be asked for (arm64).
+    """
+    pmd = f"{target.hugepages_kb[0] // 1024}M"
+    eager = ("-E", pmd) if target.arch.name == "arm64" else ()
+    out = []
+    for a in run.argv:
+        out += eager if a == "{eager}" else [a.replace("{pmd}", pmd)]
     if run.takes_mode and target.guest_mode:
-        return run.argv + ("-m", target.guest_mode)
-    return run.argv
+        out += ["-m", target.guest_mode]
+    return tuple(out)
 
 
 def render(runs, target):
