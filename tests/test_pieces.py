@@ -111,3 +111,28 @@ class AtomicWriteTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ProfileTest(unittest.TestCase):
+    STAT = ["perf.calls0: Function                               Hit    Time            Avg",
+            "perf.calls0: --------                               ---    ----            ---",
+            "perf.calls0: stage2_split_walker                  65664    123.4 us        1.8 ns"]
+
+    def test_profile_steps_wrap_the_run(self):
+        run = plans.Run("perf", ("dirty_log_perf_test",), profile=("stage2_split_walker",))
+        text = plans.render([run], FAKE_TARGET)
+        self.assertRegex(text, r"set_ftrace_filter stage2_split_walker\n.*"
+                               r"function_profile_enabled 1\nrun perf .*\n.*"
+                               r"function_profile_enabled 0\ncat perf.calls0 .*function0\n"
+                               r"cat perf.calls1 .*function1\n")
+
+    def test_counts_from_every_cpu_join_the_run_record(self):
+        from wb.build import Variant
+        from wb.results import from_ktap
+        console = ("KTAP version 1\n1..3\n# duration: perf 1.000 s\nok 1 perf\n"
+                   + "\n".join("# " + l for l in self.STAT) + "\nok 2 perf.calls0\n"
+                   + "\n".join("# " + l.replace("calls0", "calls1").replace("65664", "12")
+                               for l in self.STAT) + "\nok 3 perf.calls1\n")
+        recs = from_ktap(ktap.parse(console), Variant(FAKE_TARGET, "base"), {})
+        self.assertEqual([r.name for r in recs], ["perf"])
+        self.assertEqual(recs[0].values["calls:stage2_split_walker"], [65676])

@@ -20,6 +20,10 @@ class Run:
     # {size_kB: count} reserved just for this run and released after it, so
     # that hugetlb reservations do not starve the THP and anonymous runs.
     hugepages: tuple = ()
+    # Kernel functions whose calls the run counts, with ftrace's function
+    # profiler: exact and repeatable, unlike times under emulation.  Needs a
+    # kernel with the +trace overlay.
+    profile: tuple = ()
 
     @property
     def binary(self):
@@ -83,9 +87,31 @@ def render(runs, target):
     for r in runs:
         sizes = [(kb, n) for kb, n in r.hugepages if kb in target.hugepages_kb]
         lines += [f"hugepages {kb} {n}" for kb, n in sizes]
+        lines += _profile_on(r)
         lines.append(f"run {r.name} {r.timeout} /bin/{' '.join(argv(r, target))}")
+        lines += _profile_off(r)
         lines += [f"hugepages {kb} 0" for kb, _ in sizes]
     return "\n".join(lines) + "\n"
+
+
+TRACING = "/sys/kernel/tracing"
+PROFILE_CPUS = 2        # the guest's -smp: one trace_stat file per CPU
+
+
+def _profile_on(run):
+    if not run.profile:
+        return []
+    # tracefs takes one function per write; enabling resets the counts.
+    return ([f"set {TRACING}/set_ftrace_filter {f}" for f in run.profile]
+            + [f"set {TRACING}/function_profile_enabled 1"])
+
+
+def _profile_off(run):
+    if not run.profile:
+        return []
+    return ([f"set {TRACING}/function_profile_enabled 0"]
+            + [f"cat {run.name}.calls{cpu} {TRACING}/trace_stat/function{cpu}"
+               for cpu in range(PROFILE_CPUS)])
 
 
 def binaries(runs):

@@ -47,19 +47,42 @@ class Tally:
         return [r for r in self.records if r.status == "fail"]
 
 
+def profile_counts(diag):
+    """{function: hits} from a copy of a trace_stat/functionN file."""
+    counts = {}
+    for line in diag:
+        fields = line.split(": ", 1)[-1].split()
+        if len(fields) >= 2 and fields[1].isdigit() and fields[0] != "Function":
+            counts[fields[0]] = counts.get(fields[0], 0) + int(fields[1])
+    return counts
+
+
 def from_ktap(result, variant, params_by_name):
-    """A Record per KTAP test of one boot."""
-    out = []
+    """A Record per KTAP test of one boot.
+
+    The function-profile copies taken after a run ("RUN.callsN", one per
+    CPU) become 'calls:FUNCTION' values of that run's record.
+    """
+    out, by_name = [], {}
     for t in result.results:
+        run_name, dot, cpu = t.name.rpartition(".calls")
+        if dot and cpu.isdigit() and run_name in by_name and t.status == "pass":
+            values = by_name[run_name].values
+            for fn, hits in profile_counts(t.diag).items():
+                key = f"calls:{fn}"
+                values[key] = [values.get(key, [0])[0] + hits]
+            continue
         vals = figures(t.diag)
         dur = [d for d in t.diag if d.startswith("duration: ")]
         if dur:
             vals["duration_s"] = [float(dur[-1].split()[-2])]
-        out.append(Record(stage="run", name=t.name, status=t.status, variant=variant.name,
-                          target=variant.target.name, arch=variant.arch.name,
-                          kernel=variant.kernel, params=list(params_by_name.get(t.name, ())),
-                          values=vals,
-                          message="\n".join(t.diag[-15:]) if t.status == "fail" else ""))
+        rec = Record(stage="run", name=t.name, status=t.status, variant=variant.name,
+                     target=variant.target.name, arch=variant.arch.name,
+                     kernel=variant.kernel, params=list(params_by_name.get(t.name, ())),
+                     values=vals,
+                     message="\n".join(t.diag[-15:]) if t.status == "fail" else "")
+        by_name[t.name] = rec
+        out.append(rec)
     return out
 
 
