@@ -111,6 +111,28 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(tally.count("xfail"), 2)
         self.assertEqual(tally.count("fail"), 0)
 
+    def test_base_only_failure_fixed_by_the_series_is_xfail(self):
+        with open(os.path.join(self.wb.ksrc, "guest-behaviour"), "w") as f:
+            f.write("failtests\n")
+        git(self.wb.ksrc, "commit", "-q", "-am", "a kernel with a bug")
+        self.patch_series("guest-behaviour", "ok\n", "KVM: arm64: Fix the bug")
+        with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
+            f.write("fake  dirty_log_test.*  bug in base, fixed by the series\n")
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
+                                    runs=RUNS + (plans.Run("pft", ("page_fault_test",)),),
+                                    ksrc=self.wb.ksrc)
+        self.assertEqual(tally.count("fail"), 0)
+        self.assertEqual([r.kernel for r in tally.records if r.status == "xfail"], ["base"])
+
+    def test_unlisted_base_failure_still_fails(self):
+        with open(os.path.join(self.wb.ksrc, "guest-behaviour"), "w") as f:
+            f.write("failtests\n")
+        git(self.wb.ksrc, "commit", "-q", "-am", "a kernel with a bug")
+        rc, out, _ = self.check()
+        self.assertEqual(rc, 1)
+        self.assertIn("== fake-base: dirty_log_test.thp", out)
+
     def test_known_failure_without_a_reason_is_an_error(self):
         with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
             f.write("fake  dirty_log_test.thp\n")
