@@ -11,7 +11,7 @@ export KSRC
 export TARGETS
 
 .DEFAULT_GOAL := help
-.PHONY: help setup source tree export build check unit bench report clean clean-tree
+.PHONY: help setup source tree export build run check unit bench report clean clean-tree
 
 help:
 	@echo "KVM eager-split workbench"
@@ -29,6 +29,8 @@ help:
 	@echo "  make tree         apply series/ onto the base commit (git am) in build/tree/patched"
 	@echo "  make export       write the tree's commits back into series/ (deterministic)"
 	@echo "  make build V=...  build variants, e.g. V='arm64-16k-patched riscv64-base+debug'"
+	@echo "  make run V=... PLAN=...  boot one variant with a plan and print its figures,"
+	@echo "                    e.g. V=arm64-4k-patched+trace PLAN=walk-counts"
 	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"
 	@echo "  make clean        remove build outputs, keep the trees and downloads"
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
@@ -52,6 +54,10 @@ export:
 build:
 	@test -n "$(V)" || { echo "make build needs V=<variant>..., e.g. V=arm64-4k-patched"; exit 2; }
 	@$(WB) build $(V)
+
+run:
+	@test -n "$(V)" -a -n "$(PLAN)" || { echo "make run needs V=<variant> PLAN=<plan>"; exit 2; }
+	@$(WB) run $(V) $(PLAN)
 
 check:
 	@$(WB) check

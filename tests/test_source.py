@@ -72,6 +72,20 @@ class VersionsTest(unittest.TestCase):
                 source.fetch(self.wb.layout, "7.2")
 
 
+class DebianIgnoreTest(unittest.TestCase):
+    def test_packaging_rule_that_hides_new_files_is_dropped(self):
+        import tempfile
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(__import__("shutil").rmtree, tmp)
+        upstream = "*.o\n# bc language scripts (not LLVM bitcode)\n!kernel/time/timeconst.bc\n"
+        with open(os.path.join(tmp, ".gitignore"), "w") as f:
+            f.write(upstream + "\n#\n# Debian packaging: ignore everything at the top level, "
+                    "since it isn't\n# included in our repository\n#\n/*\n!/debian/\n")
+        source._drop_debian_ignore(tmp)
+        with open(os.path.join(tmp, ".gitignore")) as f:
+            self.assertEqual(f.read(), upstream + "\n")
+
+
 class KsrcTest(unittest.TestCase):
     def setUp(self):
         self.wb = Workbench()

@@ -35,6 +35,7 @@ COMMON_SELFTESTS = (
     "memslot_perf_test",
     "memslot_modification_stress_test",
     "set_memory_region_test",
+    "dirty_log_split_test",
 )
 
 ARCHES = {

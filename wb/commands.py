@@ -142,3 +142,29 @@ def _latest(layout, kind):
 
 
 COMMANDS.update({"bench": cmd_bench, "report": cmd_report})
+
+
+def cmd_run(layout, args):
+    """Boot one variant with a named plan and print each test's figures."""
+    from . import build, check, plans, setup
+    from .errors import WorkbenchError
+    if args.plan not in plans.PLANS:
+        raise WorkbenchError(f"unknown plan '{args.plan}'; known: {', '.join(plans.PLANS)}")
+    variant = build.parse_variant(args.variant)
+    setup.ensure({variant.arch})
+    source.prepare(layout, "ref" if variant.kernel == "ref" else "patched",
+                   None if variant.kernel == "ref" else ksrc())
+    if variant.kernel != "ref":
+        tree.ensure_worktrees(layout)
+    tests = build.build_selftests(layout, "patched", variant.arch, args.jobs)
+    image = build.build_kernel(layout, variant, args.jobs)
+    runs = plans.select(plans.PLANS[args.plan], variant.arch)
+    records = check.boot_and_run(layout, variant, image, tests, runs)
+    for r in records:
+        vals = {k: (v[0] if len(v) == 1 else v) for k, v in r.values.items()}
+        print(f"{r.status:<5} {r.name}: {vals}" + (f"\n{r.message}" if r.message else ""))
+    return 1 if any(r.status == "fail" for r in records) else 0
+cmd_run = option("variant", help="e.g. arm64-4k-patched+trace")(cmd_run)
+cmd_run = option("plan", help="check, bench or walk-counts")(cmd_run)
+
+COMMANDS["run"] = cmd_run

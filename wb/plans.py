@@ -38,6 +38,9 @@ CHECK = (
     Run("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
         hugepages=((2048, DIRTY_LOG_TEST_2M_PAGES),)),
     Run("page_fault_test", ("page_fault_test",), arches=("arm64",)),
+    # Every page written after an eager split must be reported dirty.
+    Run("dirty_log_split_test.thp",
+        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "128M", "-r", "1")),
     # arm64 splits only when asked to: the same with eager splitting on.
     Run("dirty_log_test.thp.eager", ("dirty_log_test", "-s", "anonymous_thp", "-E", "{pmd}"),
         arches=("arm64",)),
@@ -116,3 +119,21 @@ def _profile_off(run):
 
 def binaries(runs):
     return sorted({r.binary for r in runs})
+
+
+def _split_counts(backing, path, hugepages=()):
+    return Run(f"counts.{backing}.{path}",
+               ("dirty_log_split_test", "-s", backing, "-b", "256M", "-r", "1", "-p", path),
+               hugepages=hugepages, profile=("stage2_split_walker",))
+
+
+# Calls of arm64's split visitor per dirty-log enable or CLEAR, on memory
+# mapped with pages (anonymous: the split finds nothing to do), with THP
+# and with 2M hugetlb.  Needs a +trace kernel.
+WALK_COUNTS = tuple(
+    _split_counts(backing, path, hp)
+    for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
+                        ("anonymous_hugetlb_2mb", ((2048, 140),)))
+    for path in ("enable", "clear"))
+
+PLANS = {"check": CHECK, "bench": BENCH, "walk-counts": WALK_COUNTS}

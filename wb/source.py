@@ -215,7 +215,30 @@ def _identity(repo):
         f.write("/.out-*/\n")
 
 
+DEBIAN_IGNORE = re.compile(r"\n#\n# Debian packaging: ignore everything at the top level.*?\n/\*\n!/debian/\n",
+                           re.S)
+
+
+def _drop_debian_ignore(repo):
+    """Debian's tarball adds '/*' to .gitignore for its packaging repository.
+
+    In a kernel tree that hides every new file from 'git add', so a patch
+    that adds a file would silently lose it.  Upstream has no such rule.
+    """
+    path = os.path.join(repo, ".gitignore")
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return
+    fixed = DEBIAN_IGNORE.sub("\n", text)
+    if fixed != text:
+        with open(path, "w") as f:
+            f.write(fixed)
+
+
 def _commit_base(repo):
+    _drop_debian_ignore(repo)
     git(repo, "init", "-q", "-b", "patched")
     git(repo, "config", "core.autocrlf", "false")
     _identity(repo)
