@@ -136,4 +136,9 @@ WALK_COUNTS = tuple(
                         ("anonymous_hugetlb_2mb", ((2048, 140),)))
     for path in ("enable", "clear"))
 
-PLANS = {"check": CHECK, "bench": BENCH, "walk-counts": WALK_COUNTS}
+# page_fault_test again and again: is a splat in it timing-dependent?
+PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arches=("arm64",))
+                          for i in range(1, 9))
+
+PLANS = {"check": CHECK, "bench": BENCH, "walk-counts": WALK_COUNTS,
+         "page-fault-repeat": PAGE_FAULT_REPEAT}
