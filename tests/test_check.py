@@ -160,3 +160,26 @@ class CheckTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class KnownSplatTest(unittest.TestCase):
+    KNOWN = [("arm64-*", "dmesg~debug.c:157", "a known race")]
+
+    def record(self, lines):
+        from wb.results import Record
+        return Record(stage="run", name="dmesg", status="fail", target="arm64-4k",
+                      kernel="patched", message="\n".join(lines))
+
+    def test_only_the_known_splat(self):
+        r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x", "dmesg: Call trace:"])
+        self.assertEqual(check.known_splat(r, self.KNOWN), "a known race")
+
+    def test_another_splat_beside_it_is_not_known(self):
+        r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x",
+                         "dmesg: BUG: sleeping function called from invalid context"])
+        self.assertIsNone(check.known_splat(r, self.KNOWN))
+
+    def test_other_targets_are_not_covered(self):
+        r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x"])
+        r.target = "riscv64"
+        self.assertIsNone(check.known_splat(r, self.KNOWN))

@@ -47,6 +47,14 @@ class Tally:
         return [r for r in self.records if r.status == "fail"]
 
 
+def _failure_text(test):
+    """What a failed test's record keeps: the dmesg check keeps every line,
+    since which splats it saw decides whether the failure is a known one."""
+    if test.status != "fail":
+        return ""
+    return "\n".join(test.diag if test.name == "dmesg" else test.diag[-15:])
+
+
 def profile_counts(diag):
     """{function: hits} from a copy of a trace_stat/functionN file."""
     counts = {}
@@ -80,7 +88,7 @@ def from_ktap(result, variant, params_by_name):
                      target=variant.target.name, arch=variant.arch.name,
                      kernel=variant.kernel, params=list(params_by_name.get(t.name, ())),
                      values=vals,
-                     message="\n".join(t.diag[-15:]) if t.status == "fail" else "")
+                     message=_failure_text(t))
         by_name[t.name] = rec
         out.append(rec)
     return out
