@@ -42,11 +42,15 @@ class Variant:
     def arch(self):
         return self.target.arch
 
-    @property
-    def fragments(self):
+    def fragments(self, layout):
+        """common, the arch's, the target's, then each overlay's, and the
+        overlay's arch-specific part (configs/OVERLAY-ARCH.config) if any."""
         frags = ("common",) + self.arch.fragments + self.target.fragments
         for overlay in self.overlays:
             frags += OVERLAYS[overlay]
+            arch_part = f"{overlay}-{self.arch.name}"
+            if os.path.exists(os.path.join(layout.configs, arch_part + ".config")):
+                frags += (arch_part,)
         return frags
 
 
@@ -109,8 +113,9 @@ def read_config(path):
 
 def configure(layout, variant):
     tree, out = layout.tree(variant.kernel), variant.out(layout)
-    frag_paths = [os.path.join(layout.configs, f + ".config") for f in variant.fragments]
-    wanted = wanted_options(layout, variant.fragments)
+    fragments = variant.fragments(layout)
+    frag_paths = [os.path.join(layout.configs, f + ".config") for f in fragments]
+    wanted = wanted_options(layout, fragments)
     stamp = hashlib.sha256()
     for p in frag_paths:
         with open(p, "rb") as f:
@@ -127,7 +132,7 @@ def configure(layout, variant):
     log = os.path.join(out, "config.log")
     if os.path.exists(log):
         os.unlink(log)
-    progress("build", f"{variant.name}: configuring ({' + '.join(variant.fragments)})")
+    progress("build", f"{variant.name}: configuring ({' + '.join(fragments)})")
     args = _make_args(variant, out)
     env = _make_env(layout)
     run(["make", "-C", tree] + args + ["allnoconfig"], f"{variant.name}: allnoconfig",
