@@ -11,7 +11,7 @@ export KSRC
 export TARGETS
 
 .DEFAULT_GOAL := help
-.PHONY: help setup source tree export build run check unit bench report clean clean-tree
+.PHONY: help setup source tree export build run compare-dumps check unit bench report clean clean-tree
 
 help:
 	@echo "KVM eager-split workbench"
@@ -31,6 +31,8 @@ help:
 	@echo "  make build V=...  build variants, e.g. V='arm64-16k-patched riscv64-base+debug'"
 	@echo "  make run V=... PLAN=...  boot one variant with a plan and print its figures,"
 	@echo "                    e.g. V=arm64-4k-patched+trace PLAN=walk-counts"
+	@echo "  make compare-dumps A=... B=...  compare the stage-2 tables two variants left"
+	@echo "                    after splits (run PLAN=stage2-dumps on both first)"
 	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"
 	@echo "  make clean        remove build outputs, keep the trees and downloads"
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
@@ -58,6 +60,10 @@ build:
 run:
 	@test -n "$(V)" -a -n "$(PLAN)" || { echo "make run needs V=<variant> PLAN=<plan>"; exit 2; }
 	@$(WB) run $(V) $(PLAN)
+
+compare-dumps:
+	@test -n "$(A)" -a -n "$(B)" || { echo "make compare-dumps needs A=<variant> B=<variant>"; exit 2; }
+	@$(WB) compare-dumps $(A) $(B)
 
 check:
 	@$(WB) check

@@ -183,3 +183,22 @@ class KnownSplatTest(unittest.TestCase):
         r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x"])
         r.target = "riscv64"
         self.assertIsNone(check.known_splat(r, self.KNOWN))
+
+
+class SplatVictimTest(unittest.TestCase):
+    def test_the_test_whose_process_hit_the_known_splat_is_xfail(self):
+        from wb.results import Record
+        wb = Workbench()
+        self.addCleanup(wb.close)
+        with open(os.path.join(wb.repo, "known-failures"), "a") as f:
+            f.write("arm64-*  dmesg~debug.c:157  a known race\n")
+        common = dict(stage="run", status="fail", target="arm64-4k", variant="v",
+                      kernel="patched")
+        victim = Record(name="dirty_log_split_test.thp",
+                        params=["dirty_log_split_test", "-s", "anonymous_thp"], **common)
+        bystander = Record(name="dirty_log_test.thp", params=["dirty_log_test"], **common)
+        dmesg = Record(name="dmesg", message="dmesg: WARNING: arch/arm64/kvm/debug.c:157 "
+                       "at x, CPU#1: dirty_log_split/47", **common)
+        check.apply_known_failures(wb.layout, [victim, bystander, dmesg])
+        self.assertEqual((victim.status, bystander.status, dmesg.status),
+                         ("xfail", "fail", "xfail"))

@@ -168,3 +168,40 @@ cmd_run = option("variant", help="e.g. arm64-4k-patched+trace")(cmd_run)
 cmd_run = option("plan", help="check, bench or walk-counts")(cmd_run)
 
 COMMANDS["run"] = cmd_run
+
+
+def cmd_compare_dumps(layout, args):
+    """Compare the stage-2 tables two variants' last boots left after splits."""
+    import difflib
+    from .errors import WorkbenchError
+    from .ktap import parse
+    from .results import stage2_dumps
+    dumps = []
+    for v in (args.a, args.b):
+        path = layout.runs(v, "console.log")
+        try:
+            with open(path, errors="replace") as f:
+                dumps.append(stage2_dumps(parse(f.read())))
+        except FileNotFoundError:
+            raise WorkbenchError(f"no console log for {v} at {path}; boot it with "
+                                 f"'make run V={v} PLAN=stage2-dumps' first") from None
+    tests = sorted(set(dumps[0]) | set(dumps[1]))
+    if not tests:
+        raise WorkbenchError("neither log holds a stage-2 dump (dirty_log_split_test -d)")
+    differ = 0
+    for t in tests:
+        a, b = dumps[0].get(t), dumps[1].get(t)
+        if a == b:
+            print(f"identical  {t}: {len(a)} lines")
+            continue
+        differ += 1
+        print(f"DIFFERENT  {t}: {len(a or [])} vs {len(b or [])} lines")
+        print("".join(list(difflib.unified_diff([l + "\n" for l in a or []],
+                                                [l + "\n" for l in b or []],
+                                                args.a, args.b, n=1))[:40]))
+    print(f"{len(tests) - differ} identical, {differ} different")
+    return 1 if differ else 0
+cmd_compare_dumps = option("a", help="a variant, e.g. arm64-4k-base+trace")(cmd_compare_dumps)
+cmd_compare_dumps = option("b", help="another, e.g. arm64-4k-patched+trace")(cmd_compare_dumps)
+
+COMMANDS["compare-dumps"] = cmd_compare_dumps

@@ -141,20 +141,16 @@ PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arch
                           for i in range(1, 9))
 
 # The stage-2 after each split, to compare base and patched tables line by
-# line: already-split memory, THP and 2M hugetlb on both paths, and a 1G
-# hugetlb block split in 2M chunks, which the split cache cannot do in one
-# go (the path that does not force PTEs).  Needs an arm64 +trace kernel.
+# line: already-split memory, THP and 2M hugetlb, both paths.  (A 1G block
+# split in 2M chunks, the path that does not force PTEs, needs a 1G page
+# reserved at boot; runtime reservation fails in a 2G guest.)  Needs an
+# arm64 +trace kernel.
 STAGE2_DUMPS = tuple(
     Run(f"dump.{backing}.{path}",
         ("dirty_log_split_test", "-s", backing, "-b", "64M", "-r", "1", "-p", path, "-d"),
         hugepages=hp, arches=("arm64",))
     for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
                         ("anonymous_hugetlb_2mb", ((2048, 40),)))
-    for path in ("enable", "clear")) + tuple(
-    Run(f"dump.anonymous_hugetlb_1gb.{path}.chunk2m",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
-         "-p", path, "-d", "-E", "2M"),
-        hugepages=((1048576, 1),), arches=("arm64",))
     for path in ("enable", "clear"))
 
 PLANS = {"check": CHECK, "bench": BENCH, "walk-counts": WALK_COUNTS,

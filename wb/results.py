@@ -115,3 +115,13 @@ def save(layout, kind, records, extra=None):
     write_atomic(os.path.join(out, "records.json"), json.dumps(doc, indent=1) + "\n")
     progress("results", f"records: {os.path.relpath(out)}/records.json")
     return out
+
+
+def stage2_dumps(result):
+    """{test: [lines]}: the stage-2 dumps a test printed (dirty_log_split_test -d)."""
+    dumps = {}
+    for t in result.results:
+        lines = [d for d in t.diag if d.startswith("stage2 ")]
+        if lines:
+            dumps[t.name] = lines
+    return dumps
