@@ -33,6 +33,7 @@ def run_bench(layout, jobs, targets=BENCH_TARGETS, reps=3, kernels=("base", "pat
                 progress("bench", f"[{done}/{total}] {v.name} repetition {rep}/{reps}")
                 recs = check.boot_and_run(layout, v, image, tests[tname],
                                           plans.select(runs, target.arch))
+                check.apply_known_failures(layout, recs)
                 for r in recs:
                     r.values["repetition"] = [rep]
                     if r.status == "fail":
