@@ -440,7 +440,9 @@ static const char *const splats[] = {
 	"WARNING:", "BUG:", "BUG ", "Oops", "Kernel panic",
 	"kernel BUG at", "Unable to handle kernel", "Call trace:",
 	"Call Trace:", "possible circular locking", "possible recursive locking",
-	"inconsistent lock state", "suspicious RCU usage", "lockdep",
+	"inconsistent lock state", "suspicious RCU usage",
+	/* Not "lockdep": the boot banner says "RCU lockdep checking is enabled". */
+	"lockdep is turned off",
 	"UBSAN:", "KASAN:", "stack-protector", "soft lockup", "hard LOCKUP",
 	"rcu: INFO:", "hung_task", "list_add corruption", "list_del corruption",
 	"bad page", "Bad page", "refcount_t:", "Out of memory",
