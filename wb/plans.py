@@ -127,6 +127,8 @@ def _split_counts(backing, path, hugepages=()):
                hugepages=hugepages, profile=("stage2_split_walker",))
 
 
+# Counts only: the profiler charges each call, so times from these runs
+# overstate what fewer calls save.
 # Calls of arm64's split visitor per dirty-log enable or CLEAR, on memory
 # mapped with pages (anonymous: the split finds nothing to do), with THP
 # and with 2M hugetlb.  Needs a +trace kernel.
