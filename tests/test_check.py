@@ -35,6 +35,15 @@ class CheckTest(unittest.TestCase):
             self.wb.commit_in_tree(path, content, subject)
             tree.export(self.wb.layout)
 
+    def assert_breaks(self, path, content, subject, *messages, timeout=None):
+        """A series patch that changes path: make check fails and says so."""
+        self.patch_series(path, content, subject)
+        rc, out, tally = self.check(timeout=timeout)
+        self.assertEqual(rc, 1, out)
+        for m in messages:
+            self.assertIn(m, out)
+        return tally
+
     def test_clean_run_passes(self):
         rc, out, tally = self.check()
         self.assertEqual(rc, 0, out)
@@ -56,19 +65,15 @@ class CheckTest(unittest.TestCase):
         self.assertRegex(out.splitlines()[-1], r"^0 passed, 1 failed$")
 
     def test_failing_selftest(self):
-        self.patch_series("tools/testing/selftests/kvm/behaviour", "fail\n",
-                          "KVM: selftests: Break the test")
-        rc, out, _ = self.check()
-        self.assertEqual(rc, 1)
-        self.assertIn("== fake-patched: dirty_log_test.thp", out)
-        self.assertIn("Test Assertion Failure", out)
+        self.assert_breaks("tools/testing/selftests/kvm/behaviour", "fail\n",
+                           "KVM: selftests: Break the test",
+                           "== fake-patched: dirty_log_test.thp", "Test Assertion Failure")
 
     def test_guest_panic(self):
-        self.patch_series("guest-behaviour", "panic\n", "KVM: arm64: Break the kernel")
-        rc, out, tally = self.check()
-        self.assertEqual(rc, 1)
-        self.assertIn("fake-patched: the guest kernel panicked", out)
-        self.assertIn("Kernel panic - not syncing: Oops", out)  # last console lines
+        tally = self.assert_breaks("guest-behaviour", "panic\n", "KVM: arm64: Break the kernel",
+                                   "fake-patched: the guest kernel panicked",
+                                   # the last console lines
+                                   "Kernel panic - not syncing: Oops")
         base = [r for r in tally.records if r.variant == "fake-base"]
         self.assertTrue(all(r.status == "pass" for r in base))
         never = [r for r in tally.records if r.variant == "fake-patched"
@@ -76,20 +81,14 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(never.status, "fail")
 
     def test_guest_hang_is_killed_at_its_timeout(self):
-        self.patch_series("guest-behaviour", "hang\n", "KVM: arm64: Wedge the kernel")
-        rc, out, _ = self.check(timeout=2)
-        self.assertEqual(rc, 1)
-        self.assertIn("fake-patched: the guest did not finish within 2 s and was killed", out)
-        self.assertIn("Run /init as init process", out)
+        self.assert_breaks("guest-behaviour", "hang\n", "KVM: arm64: Wedge the kernel",
+                           "fake-patched: the guest did not finish within 2 s and was killed",
+                           "Run /init as init process", timeout=2)
 
     def test_build_failure_quotes_the_log(self):
-        self.patch_series("build-error", "arch/fake/kvm/mmu.c:12: error: oops\n",
-                          "KVM: arm64: Break the build")
-        rc, out, _ = self.check()
-        self.assertEqual(rc, 1)
-        self.assertIn("building fake-patched failed", out)
-        self.assertIn("arch/fake/kvm/mmu.c:12: error: oops", out)
-        self.assertIn("Full log: ", out)
+        self.assert_breaks("build-error", "arch/fake/kvm/mmu.c:12: error: oops\n",
+                           "KVM: arm64: Break the build", "building fake-patched failed",
+                           "arch/fake/kvm/mmu.c:12: error: oops", "Full log: ")
 
     def test_config_option_that_does_not_survive(self):
         with open(os.path.join(self.wb.repo, "configs", "fake.config"), "a") as f:
@@ -143,11 +142,9 @@ class CheckTest(unittest.TestCase):
         self.assertRegex(out, r"known-failures:\d+: expected 'TARGET-GLOB TEST REASON'")
 
     def test_everything_skipped_fails(self):
-        self.patch_series("tools/testing/selftests/kvm/behaviour", "skip\n",
-                          "KVM: selftests: Skip everything")
-        rc, out, _ = self.check()
-        self.assertEqual(rc, 1)
-        self.assertIn("every planned test skipped or failed", out)
+        self.assert_breaks("tools/testing/selftests/kvm/behaviour", "skip\n",
+                           "KVM: selftests: Skip everything",
+                           "every planned test skipped or failed")
 
     def test_nothing_passing_fails(self):
         from wb.results import Tally
