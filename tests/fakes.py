@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from unittest import mock
 
-from wb import arches
+from wb import arches, source
 from wb.layout import REPO, Layout
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake")
@@ -61,14 +61,19 @@ class Workbench:
     def kernel_tree(self):
         return self.layout.tree("patched")
 
-    def commit_in_tree(self, path, content, subject, body="Because a test needs it."):
+    def commit_in_tree(self, path, content, subject,
+                       body="The harness's tests need a change in the series to see how make "
+                            "check reports it, so this commit makes one, on purpose, here."):
         """Commit a change in the workbench's kernel tree, as a developer would."""
         full = os.path.join(self.kernel_tree, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "w") as f:
             f.write(content)
-        git(self.kernel_tree, "add", path)
-        git(self.kernel_tree, "commit", "-q", "-m", f"{subject}\n\n{body}")
+        git(self.kernel_tree, "add", "-f", path)
+        # As in the real tree: the workbench's neutral identity (see make series).
+        subprocess.run(["git", "-C", self.kernel_tree, "commit", "-q", "-m",
+                        f"{subject}\n\n{body}"], check=True, capture_output=True,
+                       env=dict(os.environ, **source.GIT_IDENTITY))
 
     def write_patch(self, series, name, text):
         d = os.path.join(self.repo, "series", series)

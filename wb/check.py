@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 
-from . import boot, build, plans, results, source, tree
+from . import boot, build, lint, plans, results, source, tree
 from .arches import target as get_target
 from .errors import WorkbenchError
 from .ktap import parse
@@ -185,6 +185,10 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
     except WorkbenchError as e:
         tally.add(Record(stage="tree", name="series applies", status="fail", message=str(e)))
         return tally
+    try:
+        lint.lint(layout, tally)
+    except WorkbenchError as e:
+        tally.add(Record(stage="lint", name="series lint", status="fail", message=str(e)))
 
     for tname in targets:
         target = get_target(tname)
