@@ -9,6 +9,7 @@ WB      := $(PYTHON) -m wb --jobs $(JOBS)
 # KSRC=~/linux uses your own v7.2.x git tree instead of Debian's source.
 export KSRC
 export TARGETS
+export CMDLINE
 
 .DEFAULT_GOAL := help
 .PHONY: help setup source tree export build run compare-dumps check unit bench report clean clean-tree
@@ -30,7 +31,8 @@ help:
 	@echo "  make export       write the tree's commits back into series/ (deterministic)"
 	@echo "  make build V=...  build variants, e.g. V='arm64-16k-patched riscv64-base+debug'"
 	@echo "  make run V=... PLAN=...  boot one variant with a plan and print its figures,"
-	@echo "                    e.g. V=arm64-4k-patched+trace PLAN=walk-counts"
+	@echo "                    e.g. V=arm64-4k-patched+trace PLAN=walk-counts;"
+	@echo "                    CMDLINE='kvm-arm.mode=nvhe' adds kernel parameters"
 	@echo "  make compare-dumps A=... B=...  compare the stage-2 tables two variants left"
 	@echo "                    after splits (run PLAN=stage2-dumps on both first)"
 	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"

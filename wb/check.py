@@ -113,7 +113,7 @@ def apply_known_failures(layout, records):
                 break
 
 
-def boot_and_run(layout, variant, image, tests, runs, timeout=None):
+def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=()):
     """Boot one variant with a plan; return its records (boot verdict first)."""
     target = variant.target
     work = layout.runs(variant.name)
@@ -130,7 +130,8 @@ def boot_and_run(layout, variant, image, tests, runs, timeout=None):
         m = re.match(r"^(ok|not ok) \d+ (\S+)", line)
         if m and not os.environ.get("WB_QUIET"):
             progress("run", f"{variant.name}: {line}")
-    res = boot.boot(boot.qemu_command(variant.arch, image, initrd), log, timeout, on_line)
+    res = boot.boot(boot.qemu_command(variant.arch, image, initrd, cmdline=cmdline), log,
+                    timeout, on_line)
     ktap = parse(res.console)
     base = dict(variant=variant.name, target=target.name, arch=variant.arch.name,
                 kernel=variant.kernel)

@@ -159,13 +159,17 @@ def cmd_run(layout, args):
     tests = build.build_selftests(layout, "patched", variant.arch, args.jobs)
     image = build.build_kernel(layout, variant, args.jobs)
     runs = plans.select(plans.PLANS[args.plan], variant.arch)
-    records = check.boot_and_run(layout, variant, image, tests, runs)
+    records = check.boot_and_run(layout, variant, image, tests, runs,
+                                 cmdline=tuple(args.cmdline.split()))
+    check.apply_known_failures(layout, records)
     for r in records:
         vals = {k: (v[0] if len(v) == 1 else v) for k, v in r.values.items()}
         print(f"{r.status:<5} {r.name}: {vals}" + (f"\n{r.message}" if r.message else ""))
     return 1 if any(r.status == "fail" for r in records) else 0
 cmd_run = option("variant", help="e.g. arm64-4k-patched+trace")(cmd_run)
 cmd_run = option("plan", help="check, bench or walk-counts")(cmd_run)
+cmd_run = option("--cmdline", default=os.environ.get("CMDLINE", ""),
+                 help="extra kernel parameters, e.g. kvm-arm.mode=protected")(cmd_run)
 
 COMMANDS["run"] = cmd_run
 

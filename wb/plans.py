@@ -155,6 +155,12 @@ STAGE2_DUMPS = tuple(
                         ("anonymous_hugetlb_2mb", ((2048, 40),)))
     for path in ("enable", "clear"))
 
-PLANS = {"check": CHECK, "bench": BENCH, "walk-counts": WALK_COUNTS,
+# Eager splitting asked for where the stage-2 belongs to pKVM: boot with
+# CMDLINE=kvm-arm.mode=protected.
+PKVM_EAGER = (Run("pkvm.eager_split", ("dirty_log_perf_test", "-s", "anonymous_thp", "-b",
+                                       "64M", "-i", "2", "-g", "-E", "{pmd}"),
+                  arches=("arm64",)),)
+
+PLANS = {"check": CHECK, "pkvm-eager": PKVM_EAGER, "bench": BENCH, "walk-counts": WALK_COUNTS,
          "stage2-dumps": STAGE2_DUMPS,
          "page-fault-repeat": PAGE_FAULT_REPEAT}
