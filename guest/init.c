@@ -408,7 +408,8 @@ static void do_run(int nr, char **argv, int argc)
 		_exit(127);
 	}
 	close(slave);
-	diag("run %s: %s", argv[1], argv[3]);
+	/* The pid lets the host tell which test a splat's thread belonged to. */
+	diag("run %s: %s (pid %d)", argv[1], argv[3], pid);
 
 	exited = wait_test(pid, master, start + strtod(argv[2], NULL), &status);
 	/* Whatever the test left behind in its session goes with it. */

@@ -80,6 +80,25 @@ def known_splat(record, known):
     return None
 
 
+def splat_victims(dmesg, records):
+    """The tests whose threads a boot's splats name ("CPU#1: dirty_log_test/47").
+
+    Tests run one after another and pids only grow within a boot, so a
+    thread belongs to the run with the greatest pid not above its own; its
+    name must also be that run's binary (truncated, as the kernel does).
+    """
+    runs = sorted((t.values["pid"][0], t) for t in records
+                  if t.variant == dmesg.variant and t.values.get("pid"))
+    victims = []
+    for m in re.finditer(r"CPU#\d+: (\S+)/(\d+)", dmesg.message):
+        comm, tid = m.group(1), int(m.group(2))
+        owner = [t for pid, t in runs if pid <= tid]
+        if owner and owner[-1].params and \
+                os.path.basename(owner[-1].params[0])[:15] == comm[:15]:
+            victims.append(owner[-1])
+    return victims
+
+
 def apply_known_failures(layout, records):
     """Mark listed failures xfail: on base always, since base is only the
     reference (a bug the series fixes, or one it does not touch); on any
@@ -90,13 +109,8 @@ def apply_known_failures(layout, records):
             reason = known_splat(r, known)
             if not reason:
                 continue
-            # A known splat that hit a test's own process (the header names
-            # it, e.g. "CPU#1: dirty_log_split/47") took its VM down: that
-            # test's failure is the splat's, not the series'.
-            victims = {m.group(1) for m in re.finditer(r"CPU#\d+: (\S+)/\d+", r.message)}
-            for t in records:
-                if (t.variant == r.variant and t.status == "fail" and t.params
-                        and os.path.basename(t.params[0])[:15] in victims):
+            for t in splat_victims(r, records):
+                if t.status == "fail":
                     t.status, t.message = "xfail", (f"its VM hit a known splat ({reason})"
                                                     f"\n{t.message}")
             r.status, r.message = "xfail", f"known splat: {reason}\n{r.message}"

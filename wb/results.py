@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import platform
 import subprocess
 import time
@@ -84,6 +85,9 @@ def from_ktap(result, variant, params_by_name):
         dur = [d for d in t.diag if d.startswith("duration: ")]
         if dur:
             vals["duration_s"] = [float(dur[-1].split()[-2])]
+        pid = [m for m in (re.match(r"run \S+: \S+ \(pid (\d+)\)$", d) for d in t.diag) if m]
+        if pid:
+            vals["pid"] = [int(pid[0].group(1))]
         rec = Record(stage="run", name=t.name, status=t.status, variant=variant.name,
                      target=variant.target.name, arch=variant.arch.name,
                      kernel=variant.kernel, params=list(params_by_name.get(t.name, ())),
