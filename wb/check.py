@@ -17,7 +17,7 @@ from .arches import target as get_target
 from .errors import WorkbenchError
 from .ktap import parse
 from .results import Record, Tally
-from .util import progress
+from .util import progress, read_table
 
 CHECK_TARGETS = ("arm64-4k", "riscv64")
 BOOT_MARGIN_S = 180
@@ -38,22 +38,10 @@ def unit_tests(layout, tally):
 
 
 def known_failures(layout):
-    path = os.path.join(layout.repo, "known-failures")
-    known = []
-    try:
-        with open(path) as f:
-            for lineno, text in enumerate(f, 1):
-                text = text.strip()
-                if not text or text.startswith("#"):
-                    continue
-                fields = text.split(None, 2)
-                if len(fields) < 3:
-                    raise WorkbenchError(f"{path}:{lineno}: expected 'TARGET-GLOB TEST "
-                                         "REASON'; every known failure needs a reason")
-                known.append(tuple(fields))
-    except FileNotFoundError:
-        pass
-    return known
+    """[(target glob, test glob, reason)]: every known failure needs a reason."""
+    return [tuple(fields) for _, fields in
+            read_table(os.path.join(layout.repo, "known-failures"), 3,
+                       "TARGET-GLOB TEST REASON")]
 
 
 # First lines of a kernel splat; "Call trace:" and the like only follow one.

@@ -9,9 +9,8 @@ import glob
 import os
 import re
 
-from .errors import WorkbenchError
 from .results import Record
-from .util import run
+from .util import read_table, run
 
 PREFIXES = ("KVM: arm64:", "RISC-V: KVM:", "KVM: selftests:", "KVM: riscv: selftests:",
             "KVM: arm64: selftests:")
@@ -21,21 +20,9 @@ NEUTRAL_FROM = "From: eager-split workbench <workbench@invalid>"
 
 
 def allowed_types(layout):
-    path = os.path.join(layout.series, "checkpatch-allow")
-    types = []
-    try:
-        with open(path) as f:
-            for lineno, text in enumerate(f, 1):
-                text = text.strip()
-                if not text or text.startswith("#"):
-                    continue
-                fields = text.split(None, 1)
-                if len(fields) < 2:
-                    raise WorkbenchError(f"{path}:{lineno}: '{fields[0]}' needs a reason")
-                types.append(fields[0])
-    except FileNotFoundError:
-        pass
-    return types
+    """checkpatch types series/checkpatch-allow lets pass, each with a reason."""
+    return [fields[0] for _, fields in
+            read_table(os.path.join(layout.series, "checkpatch-allow"), 2, "TYPE REASON")]
 
 
 def patches(layout):

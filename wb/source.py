@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 
 from .errors import WorkbenchError
-from .util import progress, run, sha256_file, write_atomic
+from .util import progress, read_table, run, sha256_file, write_atomic
 
 BASE_TAG = "base"
 GIT_IDENTITY = {
@@ -48,19 +48,14 @@ class Version:
 
 
 def accepted_versions(layout, line):
+    usage = "LINE VERSION DEB_SHA256 TAR_SHA256"
     versions = []
-    with open(layout.versions) as f:
-        for lineno, text in enumerate(f, 1):
-            text = text.split("#", 1)[0].strip()
-            if not text:
-                continue
-            fields = text.split()
-            if len(fields) != 4 or not all(re.fullmatch(r"[0-9a-f]{64}", h)
-                                           for h in fields[2:]):
-                raise WorkbenchError(f"{layout.versions}:{lineno}: expected "
-                                     "'LINE VERSION DEB_SHA256 TAR_SHA256'")
-            if fields[0] == line:
-                versions.append(Version(*fields))
+    for lineno, fields in read_table(layout.versions, 4, usage):
+        if len(fields[3].split()) != 1 or not all(re.fullmatch(r"[0-9a-f]{64}", h)
+                                                  for h in fields[2:]):
+            raise WorkbenchError(f"{layout.versions}:{lineno}: expected '{usage}'")
+        if fields[0] == line:
+            versions.append(Version(*fields))
     if not versions:
         raise WorkbenchError(f"{layout.versions} lists no accepted version of "
                              f"linux-source-{line}")

@@ -93,6 +93,27 @@ def run(cmd, what, log=None, cwd=None, env=None, check=True):
     return proc.returncode, out
 
 
+def read_table(path, nfields, usage):
+    """[(lineno, fields)] of a data file: '#' comments and blank lines skipped,
+    each line split on white space into exactly nfields, the last taking the
+    rest of the line.  A short line is an error naming file:line and usage.
+    A missing file is an empty table."""
+    rows = []
+    try:
+        with open(path) as f:
+            for lineno, text in enumerate(f, 1):
+                text = text.strip()
+                if not text or text.startswith("#"):
+                    continue
+                fields = text.split(None, nfields - 1)
+                if len(fields) < nfields:
+                    raise WorkbenchError(f"{path}:{lineno}: expected '{usage}'")
+                rows.append((lineno, fields))
+    except FileNotFoundError:
+        pass
+    return rows
+
+
 def die(err):
     print(f"error: {err}", file=sys.stderr, flush=True)
     sys.exit(1)
