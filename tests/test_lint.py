@@ -2,9 +2,9 @@ import os
 import tempfile
 import unittest
 
-from tests.fakes import Workbench, quiet
-from wb import check, lint, plans
-from tests.test_check import RUNS
+from tests.fakes import Workbench
+from tests import test_check
+from wb import lint
 
 GOOD_BODY = ("The harness needs a patch whose changelog explains why it is needed, "
              "so this one does, at some length, for the lint to accept it as it is.")
@@ -46,7 +46,7 @@ class LintInCheckTest(unittest.TestCase):
         self.wb.close()
 
     def test_checkpatch_finding_fails_make_check_and_names_the_patch(self):
-        tc = __import__("tests.test_check", fromlist=["CheckTest"]).CheckTest("test_clean_run_passes")
+        tc = test_check.CheckTest("test_clean_run_passes")
         tc.wb = self.wb
         tally = tc.assert_breaks("tools/testing/selftests/kvm/new.c", "int BADSTYLE;\n",
                                  "KVM: selftests: Add badly styled code",
