@@ -13,6 +13,7 @@ export CMDLINE
 
 .DEFAULT_GOAL := help
 .PHONY: help setup source tree export build run compare-dumps check unit bench report clean clean-tree
+.PHONY: series portability
 
 help:
 	@echo "KVM eager-split workbench"
@@ -36,6 +37,11 @@ help:
 	@echo "  make compare-dumps A=... B=...  compare the stage-2 tables two variants left"
 	@echo "                    after splits (run PLAN=stage2-dumps on both first)"
 	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"
+	@echo "  make series       a send-ready set per series in build/send/<series>/: your"
+	@echo "                    From: and Signed-off-by:, To:/Cc: from get_maintainer.pl,"
+	@echo "                    base-commit:; prints the git send-email commands"
+	@echo "  make portability  git am -3 each series onto the 7.3 reference (throwaway"
+	@echo "                    worktree); a verdict per patch: clean, 3-way or conflict"
 	@echo "  make clean        remove build outputs, keep the trees and downloads"
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
 	@echo
@@ -78,6 +84,12 @@ bench:
 
 report:
 	@$(WB) report $(RESULTS)
+
+series:
+	@$(WB) series
+
+portability:
+	@$(WB) portability
 
 clean:
 	rm -rf build/tree/*/.out-* build/selftests build/runs build/initramfs

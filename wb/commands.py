@@ -209,3 +209,26 @@ cmd_compare_dumps = option("a", help="a variant, e.g. arm64-4k-base+trace")(cmd_
 cmd_compare_dumps = option("b", help="another, e.g. arm64-4k-patched+trace")(cmd_compare_dumps)
 
 COMMANDS["compare-dumps"] = cmd_compare_dumps
+
+
+def cmd_series(layout, args):
+    """Write a send-ready set per series under build/send/ (for git send-email)."""
+    from . import send
+    who = send.sender(layout)
+    source.prepare(layout, "patched", ksrc())
+    written, failed = send.write_series(layout, who)
+    send.print_send_help(written, who)
+    if failed:
+        raise send.not_written_error(failed)
+
+
+def cmd_portability(layout, args):
+    """Try each series on the 7.3 reference tree with git am -3, patch by patch."""
+    from . import send
+    source.prepare(layout, "patched", ksrc())
+    source.prepare(layout, "ref")
+    verdicts = send.portability(layout)
+    print(send.portability_table(verdicts, send.describe_ref(layout)))
+
+
+COMMANDS.update({"series": cmd_series, "portability": cmd_portability})
