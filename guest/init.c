@@ -7,6 +7,7 @@
  * ignored.  Every other line is one KTAP test:
  *
  *   set PATH VALUE              write VALUE to PATH (sysfs, procfs)
+ *   setsym PATH start|end SYM   write where kernel symbol SYM starts or ends
  *   hugepages SIZE_KB COUNT     reserve COUNT hugepages of SIZE_KB, verify
  *   run NAME TIMEOUT_S ARGV...  run ARGV; exit 0 passes, 4 (KSFT_SKIP) skips
  *   cat NAME PATH               copy PATH to the console, as diagnostics
@@ -201,6 +202,62 @@ static void do_set(int nr, char **argv, int argc)
 	err = write_file(argv[1], argv[2]);
 	if (err)
 		diag("write %s to %s: %s", argv[2], argv[1], strerror(-err));
+	result(nr, name, !err, NULL);
+}
+
+/*
+ * The address where a kernel function starts, or where the next symbol
+ * starts (its end), from /proc/kallsyms: for fault-injection filters, which
+ * take code addresses and should not depend on one build's System.map.
+ */
+static unsigned long symbol_address(const char *symbol, int end)
+{
+	unsigned long addr, found = 0, next = 0;
+	char line[512], name[256], type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx %c %255s", &addr, &type, name) == 3 &&
+		    !strcmp(name, symbol)) {
+			found = addr;
+			break;
+		}
+	if (found && end) {
+		rewind(f);
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%lx %c %255s", &addr, &type, name) == 3 &&
+			    addr > found && (!next || addr < next))
+				next = addr;
+		found = next;
+	}
+	fclose(f);
+	return found;
+}
+
+static void do_setsym(int nr, char **argv, int argc)
+{
+	char name[256], value[32];
+	unsigned long addr;
+	int err;
+
+	snprintf(name, sizeof(name), "setsym:%s", argc > 1 ? argv[1] : "?");
+	if (argc != 4 || (strcmp(argv[2], "start") && strcmp(argv[2], "end"))) {
+		diag("usage: setsym PATH start|end SYMBOL");
+		result(nr, name, 0, NULL);
+		return;
+	}
+	addr = symbol_address(argv[3], !strcmp(argv[2], "end"));
+	if (!addr) {
+		diag("setsym: no address for %s of %s in /proc/kallsyms", argv[2], argv[3]);
+		result(nr, name, 0, NULL);
+		return;
+	}
+	snprintf(value, sizeof(value), "%#lx", addr);
+	err = write_file(argv[1], value);
+	if (err)
+		diag("write %s to %s: %s", value, argv[1], strerror(-err));
 	result(nr, name, !err, NULL);
 }
 
@@ -533,6 +590,8 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[0], "set"))
 			do_set(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "setsym"))
+			do_setsym(i + 1, argv, argc);
 		else if (!strcmp(argv[0], "hugepages"))
 			do_hugepages(i + 1, argv, argc);
 		else if (!strcmp(argv[0], "run"))

@@ -38,7 +38,9 @@ class InitTest(unittest.TestCase):
             f.write(f"# a comment\n\nrun ok 5 {t}/ok\nrun fails 5 /bin/false\n"
                     f"run skip 5 {t}/skip\nrun slow 1 /bin/sleep 10\n"
                     f"run closes 2 {t}/closes\nrun orphan 5 {t}/orphan\n"
-                    f"run nul 3 {t}/nul\nrun missing 3 /nonexistent\nbogus step\n")
+                    f"run nul 3 {t}/nul\nrun missing 3 /nonexistent\nbogus step\n"
+                    f"setsym {t}/addr start no_such_symbol_anywhere\n"
+                    f"setsym {t}/addr middle kvm_init\n")
         start = time.monotonic()
         cls.proc = subprocess.run([cls.init, plan], capture_output=True, text=True,
                                   timeout=60)
@@ -54,15 +56,23 @@ class InitTest(unittest.TestCase):
         return self.by_name[name].status
 
     def test_plan_and_verdicts(self):
-        self.assertEqual(self.ktap.planned, 9)
-        self.assertEqual(len(self.ktap.results), 9)
+        self.assertEqual(self.ktap.planned, 11)
+        self.assertEqual(len(self.ktap.results), 11)
         self.assertEqual(self.status("ok"), "pass")
         self.assertEqual(self.by_name["ok"].diag[1], "hi")
         self.assertEqual(self.status("fails"), "fail")
         self.assertEqual(self.status("skip"), "skip")
         self.assertEqual(self.status("bogus"), "fail")
+
+    def test_setsym_fails_clearly(self):
+        name = f"setsym:{self.tmp}/addr"
+        failed = [t for t in self.ktap.results if t.name == name]
+        self.assertEqual([t.status for t in failed], ["fail", "fail"])
+        self.assertIn("no address for start of no_such_symbol_anywhere", self.proc.stdout)
+        self.assertIn("usage: setsym PATH start|end SYMBOL", self.proc.stdout)
+        self.assertFalse(os.path.exists(f"{self.tmp}/addr"))
         self.assertEqual(self.proc.returncode, 1)
-        self.assertIn("# init: done, 5 failed", self.proc.stdout)
+        self.assertIn("# init: done, 7 failed", self.proc.stdout)
 
     def test_timeout_kills_the_test(self):
         self.assertEqual(self.status("slow"), "fail")

@@ -94,6 +94,7 @@ KERNELS = ("base", "patched", "ref")
 OVERLAYS = {
     "trace": ("trace",),
     "debug": ("debug",),
+    "failinject": ("failinject",),
 }
 
 
