@@ -23,7 +23,17 @@ help:
 	@echo "                    riscv64 kernels (base and patched) build, boot under QEMU and"
 	@echo "                    pass dirty_log_test (anonymous, THP, hugetlb) and arm64"
 	@echo "                    page_fault_test with a clean dmesg.  About 35 min from scratch."
-	@echo "  make bench        dirty_log_perf_test on base and patched, side by side"
+	@echo "  make bench        dirty_log_split_test on base and patched (riscv64: and ref),"
+	@echo "                    boots interleaved A B A B; medians, ranges, patched/base ratios"
+	@echo "                    with 95% intervals; results/<date>-<label>/ (report.md, plot)."
+	@echo "                    QUICK=1 (arm64-4k + riscv64, THP, one boot each: < 10 min)"
+	@echo "                    TARGETS= KERNELS= BACKINGS= PATHS= CELLS=target/backing/path"
+	@echo "                    SIZE= (per vCPU) VCPUS= REPS= (per boot) BOOTS= (per kernel)"
+	@echo "                    ICOUNT=N (QEMU -icount shift=N) COUNTS=1 (+trace call counts)"
+	@echo "                    LABEL= DRY=1 (print the matrix and its time, run nothing)"
+	@echo "                    TARGET=host: natively on the running kernel (LABEL=base, then"
+	@echo "                    boot patched and LABEL=patched)"
+	@echo "  make report [A=results/x B=results/y]  reprint the latest table, or merge two"
 	@echo
 	@echo "Stages:"
 	@echo "  make setup        install the Debian packages the workbench needs"
@@ -47,7 +57,8 @@ help:
 	@echo
 	@echo "Variables: KSRC=<your v7.2 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
 	@echo "Targets: arm64-4k arm64-16k arm64-64k riscv64; kernels: base patched ref;"
-	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/."
+	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/;"
+	@echo "make bench's in results/<date>-<label>/, in the repository, to commit."
 
 setup:
 	@$(WB) setup
@@ -83,7 +94,7 @@ bench:
 	@$(WB) bench
 
 report:
-	@$(WB) report $(RESULTS)
+	@$(WB) report $(A) $(B) $(RESULTS)
 
 series:
 	@$(WB) series

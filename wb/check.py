@@ -115,8 +115,14 @@ def apply_known_failures(layout, records):
                 break
 
 
-def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=()):
-    """Boot one variant with a plan; return its records (boot verdict first)."""
+def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=(),
+                 qemu_extra=(), on_line=None, mem="2G"):
+    """Boot one variant with a plan; return its records (boot verdict first).
+
+    cmdline: extra kernel parameters; qemu_extra: extra QEMU arguments (e.g.
+    -icount); on_line: called with every console line as it arrives; mem:
+    the guest's memory.
+    """
     target = variant.target
     work = layout.runs(variant.name)
     init = boot.build_init(layout, variant.arch, layout.path("initramfs"))
@@ -128,12 +134,14 @@ def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=()):
     log = os.path.join(work, "console.log")
     progress("boot", f"{variant.name}: booting ({len(runs)} tests, timeout {timeout} s)")
 
-    def on_line(line):
+    def show(line):
         m = re.match(r"^(ok|not ok) \d+ (\S+)", line)
         if m and not os.environ.get("WB_QUIET"):
             progress("run", f"{variant.name}: {line}")
-    res = boot.boot(boot.qemu_command(variant.arch, image, initrd, cmdline=cmdline), log,
-                    timeout, on_line)
+        if on_line:
+            on_line(line)
+    res = boot.boot(boot.qemu_command(variant.arch, image, initrd, cmdline=cmdline,
+                                      mem=mem, extra=qemu_extra), log, timeout, show)
     ktap = parse(res.console)
     base = dict(variant=variant.name, target=target.name, arch=variant.arch.name,
                 kernel=variant.kernel)

@@ -103,42 +103,48 @@ COMMANDS.update({
 
 
 def cmd_bench(layout, args):
-    """dirty_log_perf_test on base and patched kernels, side by side."""
-    from . import bench, setup
-    from .arches import target as get_target
-    targets = targets_arg(args.targets) if args.targets else bench.BENCH_TARGETS
-    setup.ensure({get_target(t).arch for t in targets})
-    source.prepare(layout, "patched", ksrc())
-    if not os.path.isdir(layout.tree("base")):
-        tree.apply(layout)
-    reps = 1 if os.environ.get("QUICK") else args.reps
-    records = bench.run_bench(layout, args.jobs, targets, reps)
-    bench.save_report(layout, records, {"repetitions": reps, "targets": list(targets)})
-cmd_bench = option("--targets", default=os.environ.get("TARGETS"))(cmd_bench)
-cmd_bench = option("--reps", type=int, default=int(os.environ.get("REPS") or 3))(cmd_bench)
+    """dirty_log_split_test on base and patched kernels, side by side (see make help)."""
+    from . import bench
+    return bench.bench(layout, args.jobs, os.environ, ksrc())
 
 
 def cmd_report(layout, args):
-    """Print the side-by-side table of a results directory."""
-    from . import report
+    """Print a results directory's table; with two or more, merge them into one."""
+    from . import bench, report
     from .errors import WorkbenchError
-    path = args.results or _latest(layout, "bench")
-    try:
-        doc = report.load(path)
-    except (OSError, ValueError) as e:
-        raise WorkbenchError(f"cannot read results from {path}: {e}") from None
+    paths = args.results or [_latest(layout, "bench")]
+    docs = []
+    for path in paths:
+        try:
+            docs.append(report.load(path))
+        except (OSError, ValueError) as e:
+            raise WorkbenchError(f"cannot read results from {path}: {e}") from None
+    if len(docs) == 1:
+        print(report.table(docs[0]["records"]))
+        return 0
+    doc = report.merge(docs)
+    out = bench.publish(layout, doc, "merged-" + "-vs-".join(
+        os.path.basename(os.path.normpath(p)) for p in paths))
     print(report.table(doc["records"]))
-cmd_report = option("results", nargs="?", help="a build/results/<run> directory")(cmd_report)
+    print(f"merged report: {os.path.relpath(out)}/report.md")
+    return 0
+cmd_report = option("results", nargs="*",
+                    help="results directories (default: the latest); two or more are "
+                         "merged, e.g. a host run with LABEL=base and one with "
+                         "LABEL=patched")(cmd_report)
 
 
 def _latest(layout, kind):
+    """The newest result set: results/ in the repository, else build/results/."""
     from .errors import WorkbenchError
-    root = layout.path("results")
-    runs = sorted(d for d in os.listdir(root) if d.endswith("-" + kind)) \
-        if os.path.isdir(root) else []
-    if not runs:
-        raise WorkbenchError(f"no {kind} results under {root}; run 'make {kind}' first")
-    return os.path.join(root, runs[-1])
+    for root in (os.path.join(layout.repo, "results"), layout.path("results")):
+        runs = sorted(d for d in os.listdir(root) if not d.startswith(".")
+                      and os.path.exists(os.path.join(root, d, "records.json"))
+                      and (root != layout.path("results") or d.endswith("-" + kind))) \
+            if os.path.isdir(root) else []
+        if runs:
+            return os.path.join(root, runs[-1])
+    raise WorkbenchError(f"no {kind} results under results/; run 'make {kind}' first")
 
 
 COMMANDS.update({"bench": cmd_bench, "report": cmd_report})

@@ -1,0 +1,554 @@
+"""make bench and make report: the matrix, the statistics, the parser, the
+report, and whole runs on the fake kernel tree (fake QEMU) and on the host
+(a fake selftest run by the real guest init, natively)."""
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import unittest
+import xml.etree.ElementTree as ET
+from contextlib import redirect_stdout
+from io import StringIO
+from unittest import mock
+
+from tests.fakes import FAKE_ARCH, Workbench, quiet
+from wb import arches, bench, commands, plans, report, source, stats, tree
+from wb.build import Variant
+from wb.errors import WorkbenchError
+from wb.results import Record
+
+FAKE_1G = arches.Target("fake1g", FAKE_ARCH, (), (2048, 1048576), 4, "")
+
+
+def read(*parts):
+    with open(os.path.join(*parts)) as f:
+        return f.read()
+
+
+class StatsTest(unittest.TestCase):
+    def test_median_and_quantile(self):
+        self.assertEqual(stats.median([3, 1, 2]), 2)
+        self.assertEqual(stats.median([4, 1, 2, 3]), 2.5)
+        self.assertIsNone(stats.median([]))
+        self.assertEqual(stats.quantile([1, 2, 3, 4, 5], 0.25), 2)
+        self.assertAlmostEqual(stats.quantile([1, 2], 0.5), 1.5)
+
+    def test_summary_of_flat_and_grouped_samples(self):
+        self.assertEqual(stats.summary([[1.0, 2.0], [3.0]]),
+                         {"n": 3, "median": 2.0, "min": 1.0, "max": 3.0})
+        self.assertEqual(stats.summary([5.0, 1.0])["median"], 3.0)
+        self.assertEqual(stats.summary([])["n"], 0)
+
+    def test_clear_speedup_is_significant_and_reproducible(self):
+        base = [1.00, 1.02, 0.98, 1.05, 0.97, 1.01]
+        new = [0.25, 0.26, 0.24, 0.25, 0.27, 0.25]
+        r, lo, hi = stats.ratio_ci(base, new)
+        self.assertAlmostEqual(r, 0.25 / 1.005, places=6)
+        self.assertLess(hi, 1)
+        self.assertLessEqual(lo, r)
+        self.assertGreaterEqual(hi, r)
+        self.assertEqual(stats.ratio_ci(base, new), (r, lo, hi))     # fixed seed
+        self.assertEqual(stats.verdict(lo, hi), "faster")
+        self.assertEqual(stats.verdict(*stats.ratio_ci(new, base)[1:]), "slower")
+
+    def test_same_distribution_is_no_significant_difference(self):
+        a = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02]
+        b = [1.03, 0.92, 1.08, 0.97, 1.0, 1.01]
+        r, lo, hi = stats.ratio_ci(a, b)
+        self.assertLessEqual(lo, 1)
+        self.assertGreaterEqual(hi, 1)
+        self.assertEqual(stats.verdict(lo, hi), "no significant difference")
+        self.assertEqual(stats.compare(a, b)["verdict"], "no significant difference")
+
+    def test_boot_to_boot_variation_widens_the_interval(self):
+        # Two boots per kernel whose levels differ: grouped, the interval
+        # has to allow for it; pooled as if independent, it would not.
+        base = [[1.0, 1.01, 0.99], [1.3, 1.31, 1.29]]
+        new = [[1.1, 1.11, 1.09], [1.2, 1.21, 1.19]]
+        _, glo, ghi = stats.ratio_ci(base, new)
+        _, flo, fhi = stats.ratio_ci(stats.flatten(base), stats.flatten(new))
+        self.assertGreater(ghi - glo, fhi - flo)
+
+    def test_too_few_samples(self):
+        self.assertEqual(stats.ratio_ci([1.0], [0.5]), (0.5, None, None))
+        self.assertEqual(stats.verdict(None, None), "too few samples")
+        self.assertIsNone(stats.ratio([0.0], [1.0]))
+        c = stats.compare([2.0, 2.0], [1.5, 1.5])
+        self.assertEqual(c["saved"], 0.5)
+        self.assertEqual(c["verdict"], "faster")
+
+
+CONSOLE = """\
+fake-qemu -append console=ttyS0 hugepagesz=1G hugepages=1
+KTAP version 1
+1..6
+ok 1 set:/sys/kernel/mm/transparent_hugepage/enabled
+# /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages: wanted 1, reserved 0
+not ok 2 hugepages:1048576kB=1
+# run split.anonymous_hugetlb_1gb.enable: /bin/dirty_log_split_test (pid 40)
+# ==== Test Assertion Failure ====
+# dirty_log_split_test: exit status 254
+not ok 3 split.anonymous_hugetlb_1gb.enable
+ok 4 hugepages:1048576kB=0
+# run split.anonymous_thp.enable: /bin/dirty_log_split_test (pid 44)
+# TAP version 13
+# 1..4
+# Testing guest mode: PA-bits:56,  VA-bits:48,  4K pages
+# backing_src: anonymous_thp
+# backing_page_size: 2097152
+# vcpus: 1
+# eager_page_split: absent
+# enable_s: 0.001358500
+# enable_dirty_pass_s: 1.063185600
+# enable_s: 0.001400000
+# enable_dirty_pass_s: 1.050000000
+# enable_min_s: 0.001358500
+# ok 1 enable: 2 repetitions, every written page dirty
+# Testing guest mode: PA-bits:56,  VA-bits:39,  4K pages
+# backing_src: anonymous_thp
+# enable_s: 0.000608200
+# enable_dirty_pass_s: 1.050869200
+# ok 3 enable: 2 repetitions, every written page dirty
+# duration: split.anonymous_thp.enable 5.000 s
+ok 5 split.anonymous_thp.enable
+ok 6 dmesg
+# init: done, 1 failed, 9.0 s
+"""
+
+
+class ParseTest(unittest.TestCase):
+    def test_first_guest_mode_only(self):
+        from wb.ktap import parse
+        diag = {t.name: t.diag for t in parse(CONSOLE).results}
+        got = bench.split_samples(diag["split.anonymous_thp.enable"])
+        self.assertEqual(got["enable_s"], [0.0013585, 0.0014])
+        self.assertEqual(got["enable_dirty_pass_s"], [1.0631856, 1.05])
+        self.assertEqual(got["guest_mode"], ["PA-bits:56,  VA-bits:48,  4K pages"])
+        self.assertEqual(got["backing_page_size"], [2097152])
+        self.assertEqual(got["eager_page_split"], ["absent"])
+        self.assertNotIn("enable_min_s", got)
+
+    def boot_records(self):
+        from wb.ktap import parse
+        from wb.results import from_ktap
+        target = FAKE_1G
+        cfg = bench.Config(targets=("fake1g",), backings=("anonymous_hugetlb_1gb",
+                                                          "anonymous_thp"),
+                           paths=("enable",), reps=2, boots=1)
+        with mock.patch.dict(arches.TARGETS, {"fake1g": target}):
+            boots, _ = bench.schedule(cfg)
+        b = boots[0]
+        params = {r.name: plans.argv(r, target) for r in b.runs}
+        recs = from_ktap(parse(CONSOLE), Variant(target, "base"), params)
+        recs.append(Record(stage="run", name="any test passed", status="fail"))
+        return bench.finish_boot(recs, CONSOLE, b, set(params)), b
+
+    def test_a_cell_without_its_hugepages_is_a_skip_with_the_reason(self):
+        recs, b = self.boot_records()
+        self.assertEqual([r.name for r in b.runs],
+                         ["split.anonymous_hugetlb_1gb.enable", "split.anonymous_thp.enable"])
+        by = {r.name: r for r in recs}
+        one_g = by["split.anonymous_hugetlb_1gb.enable"]
+        self.assertEqual(one_g.status, "skip")
+        self.assertIn("could not reserve its 1G hugepages", one_g.message)
+        self.assertIn("wanted 1, reserved 0", one_g.message)
+        thp = by["split.anonymous_thp.enable"]
+        self.assertEqual(thp.values["enable_s"], [0.0013585, 0.0014])
+        self.assertEqual(thp.values["boot"], [1])
+        self.assertNotIn("any test passed", by)
+        self.assertEqual([r["name"] for r in report.failures([vars(r) for r in recs])], [])
+
+
+class MatrixTest(unittest.TestCase):
+    def test_default_matrix(self):
+        cfg = bench.config_from_env({})
+        boots, skipped = bench.schedule(cfg)
+        self.assertEqual([b.variant_name for b in boots[:9]],
+                         ["arm64-4k-base", "arm64-4k-patched", "arm64-16k-base",
+                          "arm64-16k-patched", "arm64-64k-base", "arm64-64k-patched",
+                          "riscv64-base", "riscv64-patched", "riscv64-ref"])
+        self.assertEqual(len(boots), 27)
+        self.assertEqual([b.round for b in boots[::9]], [1, 2, 3])
+        self.assertGreaterEqual(cfg.boots * cfg.reps, 5)
+        a4k = boots[0]
+        self.assertEqual(a4k.runs[0].name, "split.anonymous_hugetlb_1gb.enable")
+        self.assertEqual(a4k.cmdline, ("hugepagesz=1G", "hugepages=1"))
+        self.assertEqual(plans.argv(a4k.runs[0], a4k.target),
+                         ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G",
+                          "-v", "1", "-r", "2", "-p", "enable", "-E", "2M", "-m", "6"))
+        rv = boots[6]
+        self.assertIn("-m", plans.argv(rv.runs[0], rv.target))
+        self.assertEqual(plans.argv(rv.runs[0], rv.target)[-2:], ("-m", "18"))
+        skipped = {c.name: why for c, why in skipped}
+        self.assertIn("no 2M hugepages", skipped["arm64-16k/anonymous_hugetlb_2mb/enable"])
+        self.assertIn("no 1G hugepages", skipped["arm64-64k/anonymous_hugetlb_1gb/clear"])
+        a64 = boots[4]
+        self.assertIn("-b", plans.argv(a64.runs[0], a64.target))
+        self.assertEqual(plans.argv(a64.runs[0], a64.target)[4], "1G")
+
+    def test_the_1g_reservation_is_shared_by_its_runs_and_released(self):
+        cfg = bench.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "hugetlb_1gb,thp"})
+        b = bench.schedule(cfg)[0][0]
+        text = plans.render(b.runs, b.target)
+        self.assertRegex(text, r"hugepages 1048576 1\nrun split.anonymous_hugetlb_1gb.enable "
+                               r".*\nrun split.anonymous_hugetlb_1gb.clear .*\n"
+                               r"hugepages 1048576 0\nrun split.anonymous_thp.enable")
+
+    def test_quick_fits_in_ten_minutes(self):
+        cfg = bench.config_from_env({"QUICK": "1"})
+        boots, _ = bench.schedule(cfg)
+        self.assertEqual([b.variant_name for b in boots],
+                         ["arm64-4k-base", "arm64-4k-patched", "riscv64-base",
+                          "riscv64-patched"])
+        self.assertTrue(all(r.argv[2] == "anonymous_thp" for b in boots for r in b.runs))
+        # Even at the 1.5 min a boot may cost beside its runs.
+        worst = sum(b.estimate - bench.BOOT_SECONDS[b.target.arch.name] + 90 for b in boots)
+        self.assertLess(worst, 600)
+        self.assertEqual(cfg.label, "quick")
+
+    def test_knobs(self):
+        cfg = bench.config_from_env({"TARGETS": "riscv64", "CELLS": "*/thp/clear",
+                                     "SIZE": "512M", "VCPUS": "2", "REPS": "4", "BOOTS": "2",
+                                     "KERNELS": "base,patched", "ICOUNT": "3"})
+        boots, _ = bench.schedule(cfg)
+        self.assertEqual([b.variant_name for b in boots], ["riscv64-base", "riscv64-patched"] * 2)
+        self.assertEqual([r.name for r in boots[0].runs], ["split.anonymous_thp.clear"])
+        argv = plans.argv(boots[0].runs[0], boots[0].target)
+        self.assertEqual(argv[3:10], ("-b", "512M", "-v", "2", "-r", "4", "-p"))
+        self.assertEqual(bench.qemu_extra(cfg), ("-icount", "shift=3"))
+        self.assertEqual(bench.invocation({"TARGETS": "riscv64", "ICOUNT": "3"}),
+                         "make bench TARGETS=riscv64 ICOUNT=3")
+        self.assertFalse(bench.config_from_env({"QUICK": "0"}).quick)
+        self.assertEqual(bench.config_from_env({"COUNTS": "1"}).overlays, ("trace",))
+        self.assertEqual(bench.config_from_env({"COUNTS": "0"}).overlays, ())
+
+    def test_too_much_memory_for_the_guest_is_skipped(self):
+        cfg = bench.config_from_env({"TARGETS": "riscv64", "SIZE": "2G", "BACKINGS": "thp",
+                                     "PATHS": "enable"})
+        boots, skipped = bench.schedule(cfg)
+        self.assertEqual(boots, [])
+        self.assertIn("2G of memory does not fit in the 2G guest", skipped[0][1])
+        cfg = bench.config_from_env({"TARGETS": "riscv64", "SIZE": "3G",
+                                     "BACKINGS": "hugetlb_1gb", "PATHS": "enable"})
+        boots, skipped = bench.schedule(cfg)
+        self.assertEqual(boots, [])
+        self.assertIn("needs 3 1G pages reserved at boot; the 4G guest can give at most 2",
+                      skipped[0][1])
+        cfg = bench.config_from_env({"TARGETS": "riscv64", "SIZE": "1G",
+                                     "BACKINGS": "thp,hugetlb_1gb", "PATHS": "enable"})
+        boots, skipped = bench.schedule(cfg)
+        self.assertEqual(skipped, [])
+        self.assertEqual((boots[0].cmdline, boots[0].mem), (("hugepagesz=1G", "hugepages=1"),
+                                                            "4G"))
+
+    def test_bad_knobs_are_explained(self):
+        for env, text in (({"SIZE": "lots"}, "SIZE=lots"), ({"VCPUS": "0"}, "VCPUS=0"),
+                          ({"PATHS": "get"}, "unknown path"), ({"TARGET": "arm64"}, "TARGETS="),
+                          ({"TARGETS": "x86"}, "unknown target"),
+                          ({"LABEL": "a b"}, "LABEL="),
+                          ({"TARGET": "host", "ICOUNT": "3"}, "QEMU option")):
+            with self.assertRaisesRegex(WorkbenchError, text):
+                bench.config_from_env(env)
+
+    def test_progress_line_has_cell_repetition_elapsed_and_eta(self):
+        cfg = bench.config_from_env({"QUICK": "1"})
+        boots, _ = bench.schedule(cfg)
+        now, lines = [0.0], []
+        eta = bench.Eta(boots, out=lambda stage, msg: lines.append(msg), clock=lambda: now[0])
+        eta.start(boots[0], 1)
+        eta.line("# run split.anonymous_thp.enable: /bin/dirty_log_split_test (pid 4)")
+        now[0] = 30.0
+        eta.line("# enable_s: 0.01")
+        self.assertRegex(lines[-1], r"^\[1/4\] arm64-4k-base boot 1: anonymous_thp/enable "
+                                    r"rep 1/5, elapsed 0:30, ETA \d+:\d\d$")
+        eta.finish(boots[0])
+        self.assertLess(eta.eta(), eta.total)
+
+
+def _rec(kernel, name, values, target="arm64-4k", status="pass", boot=1):
+    return {"stage": "run", "name": name, "status": status, "variant": f"{target}-{kernel}",
+            "target": target, "arch": "arm64", "kernel": kernel,
+            "params": ["dirty_log_split_test", "-s", "anonymous_thp", "-b", "256M", "-v", "1"],
+            "values": dict(values, boot=[boot]), "message": ""}
+
+
+def synthetic_records(calls=False):
+    recs = []
+    for boot in (1, 2, 3):
+        for kernel, f in (("base", 1.0), ("patched", 0.25)):
+            extra = {"calls:stage2_split_walker": [65536 * 2 if kernel == "base" else 0]} \
+                if calls else {}
+            recs.append(_rec(kernel, "split.anonymous_thp.enable",
+                             dict({"enable_s": [0.010 * f * (1 + boot / 100),
+                                                0.011 * f * (1 + boot / 100)],
+                                   "enable_dirty_pass_s": [0.5 + boot / 100, 0.51]}, **extra),
+                             boot=boot))
+    return recs
+
+
+class ReportTest(unittest.TestCase):
+    def test_table(self):
+        text = report.table(synthetic_records())
+        lines = text.splitlines()
+        self.assertIn("patched/base [95% CI]", lines[0])
+        split = [l for l in lines if " split " in l][0]
+        self.assertRegex(split, r"arm64-4k\s+anonymous_thp\s+enable\s+split\s+256M\s+"
+                                r"10\.\d ms \(10\.1-11\.3\)\s+2\.68 ms \(2\.52-2\.83\)\s+"
+                                r"0\.25x \[0\.2\d-0\.2\d\] "
+                                r"faster\s+6/6")
+        dirty = [l for l in lines if "dirty pass after" in l][0]
+        self.assertIn("no significant difference", dirty)
+        self.assertNotIn("calls", lines[0])
+
+    def test_call_counts_stand_next_to_the_times(self):
+        text = report.table(synthetic_records(calls=True))
+        self.assertIn("calls/op (base/patched)", text.splitlines()[0])
+        split = [l for l in text.splitlines() if " split " in l][0]
+        self.assertTrue(split.endswith("65536/0"), split)
+
+    def test_svg_is_well_formed_and_has_a_bar_per_cell(self):
+        svg = report.svg(synthetic_records())
+        root = ET.fromstring(svg)
+        ns = "{http://www.w3.org/2000/svg}"
+        bars = [r for r in root.iter(ns + "rect") if r.get("fill") != "white"]
+        self.assertEqual(len(bars), 2)
+        self.assertEqual(bars[0].get("fill"), "#2a9d3c")       # faster
+        self.assertEqual(bars[1].get("fill"), "#999999")       # no significant difference
+        texts = " ".join(t.text or "" for t in root.iter(ns + "text"))
+        self.assertIn("arm64-4k anonymous_thp enable", texts)
+        self.assertIn("saved, 0.25x", texts)
+
+    def test_markdown_names_plot_skips_failures_and_commands(self):
+        recs = synthetic_records() + [_rec("patched", "split.anonymous.clear", {},
+                                           status="fail")]
+        recs[-1]["message"] = "==== Test Assertion Failure ===="
+        doc = {"label": "t", "date": "2026-01-01T00:00:00Z", "records": recs,
+               "skipped": [{"target": "arm64-16k", "backing": "anonymous_hugetlb_1gb",
+                            "path": "enable", "reason": "no 1G hugepages"}],
+               "invocation": "make bench QUICK=1",
+               "boots": [{"index": 1, "variant": "arm64-4k-base", "round": 1,
+                          "status": "pass", "seconds": 9.0,
+                          "command": ["qemu-system-aarch64", "-icount", "shift=3"],
+                          "runs": [["dirty_log_split_test", "-s", "anonymous_thp"]]}],
+               "kernels": {"base": {"describe": "Linux 7.2.13"}},
+               "environment": {"host": "x86_64", "qemu": {"qemu-system-aarch64": "QEMU 7.2"}}}
+        md = report.markdown(doc)
+        self.assertIn(f"![time saved per cell]({report.PLOT})", md)
+        self.assertIn("- arm64-16k anonymous_hugetlb_1gb enable: no 1G hugepages", md)
+        self.assertIn("arm64-4k-patched: split.anonymous.clear: ==== Test Assertion", md)
+        self.assertIn("`make bench QUICK=1`", md)
+        self.assertIn("`qemu-system-aarch64 -icount shift=3`", md)
+        self.assertIn("percentile bootstrap", md)
+        self.assertIn("kernel base: Linux 7.2.13", md)
+        self.assertEqual(set(report.render(doc)),
+                         {"records.json", "report.md", "report.txt", report.PLOT})
+
+    def test_older_perf_records_still_print(self):
+        old = [{"stage": "run", "name": "perf.thp.enable", "status": "pass", "target": "x",
+                "kernel": k, "params": [], "values": {"enable_dirty_log_s": [v]}}
+               for k, v in (("base", 0.02), ("patched", 0.01))]
+        self.assertIn("perf.thp.enable", report.table(old))
+
+    def test_merge_of_two_single_kernel_sets(self):
+        def host_doc(label, f):
+            recs = [dict(r, kernel=label, target="host") for r in synthetic_records()
+                    if r["kernel"] == ("base" if f == 1.0 else "patched")]
+            return {"label": label, "records": recs, "kernels": {label: {"describe": label}}}
+        merged = report.merge([host_doc("mine-old", 1.0), host_doc("mine-new", 0.25)])
+        self.assertEqual(report.run_kernels(merged), {"base", "patched"})
+        self.assertEqual(merged["kernels"]["base"]["label"], "mine-old")
+        self.assertIn("faster", report.table(merged["records"]))
+
+
+class Scratch(unittest.TestCase):
+    """A fake workbench; `bench()` runs with the given knobs."""
+
+    def setUp(self):
+        self.wb = Workbench()
+        self.addCleanup(self.wb.close)
+        patches = [mock.patch.dict(arches.TARGETS, {"fake1g": FAKE_1G}),
+                   mock.patch("wb.setup.ensure")]
+        for p in patches:
+            p.start()
+            self.addCleanup(p.stop)
+
+    def bench(self, **env):
+        out = StringIO()
+        with redirect_stdout(out):
+            rc = bench.bench(self.wb.layout, 2, env, self.wb.ksrc)
+        return rc, out.getvalue()
+
+    def results(self):
+        root = os.path.join(self.wb.repo, "results")
+        return sorted(os.path.join(root, d) for d in os.listdir(root))
+
+    def faster_patched_kernel(self, words):
+        """A series patch that makes the fake patched kernel split faster."""
+        with quiet():
+            source.prepare(self.wb.layout, "patched", self.wb.ksrc)
+            tree.apply(self.wb.layout)
+            self.wb.commit_in_tree("guest-behaviour", f"ok {words}\n",
+                                   "KVM: arm64: Split faster")
+            tree.export(self.wb.layout)
+
+
+class QemuBenchTest(Scratch):
+    def test_fake_matrix_end_to_end(self):
+        self.faster_patched_kernel("split=0.25 calls=0")
+        rc, out = self.bench(TARGETS="fake1g", BACKINGS="thp,hugetlb_1gb", REPS="2",
+                             BOOTS="2", ICOUNT="3", LABEL="e2e")
+        self.assertEqual(rc, 0, out)
+        [res] = self.results()
+        self.assertRegex(os.path.basename(res), r"^\d{8}-\d{6}-e2e$")
+        self.assertEqual(sorted(os.listdir(res)),
+                         ["records.json", "report.md", "report.txt", report.PLOT])
+        doc = report.load(res)
+        runs = [r for r in doc["records"] if r["name"].startswith("split.")]
+        self.assertEqual(len(runs), 4 * 2 * 2)          # cells x kernels x boots
+        self.assertTrue(all(r["status"] == "pass" for r in runs), out)
+        self.assertEqual(sorted({r["values"]["boot"][0] for r in runs}), [1, 2])
+        self.assertEqual([b["variant"] for b in doc["boots"]],
+                         ["fake1g-base", "fake1g-patched"] * 2)
+        # 1G pages are reserved on the kernel command line, -icount reaches QEMU.
+        console = read(self.wb.layout.runs("fake1g-patched", "console.log"))
+        self.assertIn("hugepagesz=1G hugepages=1", console)
+        self.assertIn("-m 4G", console)
+        self.assertIn("-icount shift=3", console)
+        self.assertIn("-icount", doc["boots"][0]["command"])
+        self.assertEqual(doc["config"]["icount"], "3")
+        self.assertIn("patched", doc["kernels"])
+        table = read(os.path.join(res, "report.txt"))
+        thp = [l for l in table.splitlines() if "anonymous_thp" in l and " split " in l]
+        self.assertEqual(len(thp), 2)
+        self.assertTrue(all("0.25x" in l and "faster" in l for l in thp), table)
+        self.assertIn("rep 2/2, elapsed", out)
+        self.assertIn("ETA", out)
+        ET.parse(os.path.join(res, report.PLOT))
+
+    def test_counts_come_from_trace_kernels(self):
+        self.faster_patched_kernel("calls=64")
+        rc, out = self.bench(TARGETS="fake", BACKINGS="thp", PATHS="clear", REPS="2",
+                             BOOTS="1", COUNTS="stage2_split_walker")
+        self.assertEqual(rc, 0, out)
+        doc = report.load(self.results()[0])
+        self.assertEqual(doc["config"]["overlays"], ["trace"])
+        self.assertTrue(all(b["variant"].endswith("+trace") for b in doc["boots"]))
+        # 64 calls in a run of 2 repetitions: 32 per operation.
+        table = read(self.results()[0], "report.txt")
+        self.assertIn("0/32", [l for l in table.splitlines() if " split " in l][0])
+        calls = {r["kernel"]: r["values"]["calls:stage2_split_walker"] for r in doc["records"]
+                 if r["name"].startswith("split.")}
+        self.assertEqual(calls, {"base": [0], "patched": [64]})
+        md = read(self.results()[0], "report.md")
+        self.assertIn("function profiler", md)
+
+    def test_a_failing_run_fails_the_bench_and_is_reported(self):
+        self.faster_patched_kernel("splitfail")
+        rc, out = self.bench(TARGETS="fake", BACKINGS="thp", PATHS="enable", REPS="2",
+                             BOOTS="1")
+        self.assertEqual(rc, 1)
+        self.assertIn("FAIL fake-patched: split.anonymous_thp.enable", out)
+        md = read(self.results()[0], "report.md")
+        self.assertIn("## Failures", md)
+
+    def test_dry_run_prints_the_matrix_and_runs_nothing(self):
+        rc, out = self.bench(TARGETS="fake", DRY="1")
+        self.assertEqual(rc, 0)
+        self.assertIn("fake: kernels base, patched", out)
+        self.assertIn("skip fake/anonymous_hugetlb_1gb/enable: fake has no 1G hugepages", out)
+        self.assertFalse(os.path.exists(os.path.join(self.wb.repo, "results")))
+
+    def test_results_appear_whole_or_not_at_all(self):
+        doc = {"label": "x", "records": synthetic_records()}
+        real = bench.write_atomic
+        calls = []
+
+        def flaky(path, data):
+            calls.append(path)
+            if len(calls) == 3:
+                raise OSError("disk full")
+            real(path, data)
+        with mock.patch("wb.bench.write_atomic", flaky):
+            with self.assertRaises(OSError):
+                bench.publish(self.wb.layout, doc)
+        self.assertEqual(os.listdir(os.path.join(self.wb.repo, "results")), [])
+        with quiet():
+            out = bench.publish(self.wb.layout, doc)
+            again = bench.publish(self.wb.layout, doc)
+        self.assertNotEqual(out, again)
+        self.assertEqual(self.results(), sorted([out, again]))
+        self.assertEqual(json.loads(read(out, "records.json"))["label"], "x")
+
+
+@unittest.skipUnless(shutil.which("gcc"), "gcc not installed")
+class HostBenchTest(Scratch):
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="wb-host-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        kvm = os.path.join(self.tmp, "kvm")
+        open(kvm, "w").close()
+        pools = os.path.join(self.tmp, "hugepages")
+        for kb, total, free in ((2048, 600, 600), (1048576, 0, 0)):
+            d = os.path.join(pools, f"hugepages-{kb}kB")
+            os.makedirs(d)
+            for name, n in (("nr_hugepages", total), ("free_hugepages", free)):
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(f"{n}\n")
+        for p in (mock.patch.object(bench, "KVM_DEV", kvm),
+                  mock.patch.object(bench, "HUGEPAGES_SYSFS", pools)):
+            p.start()
+            self.addCleanup(p.stop)
+
+    def test_host_runs_then_make_report_merges_them(self):
+        knobs = dict(TARGET="host", BACKINGS="thp,hugetlb_2mb,hugetlb_1gb", PATHS="enable",
+                     REPS="3", BOOTS="2", SIZE="64M")
+        rc, out = self.bench(LABEL="base", **knobs)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("skip host/anonymous_hugetlb_1gb/enable: needs 1 free 1G hugepages, "
+                      "the host has 0: reserve them first", out)
+        with mock.patch.dict(os.environ, {"FAKE_SPLIT": "split=0.5"}):
+            rc, out = self.bench(LABEL="patched", **knobs)
+        self.assertEqual(rc, 0, out)
+        base, patched = self.results()
+        doc = report.load(base)
+        self.assertEqual(doc["mode"], "host")
+        self.assertEqual(report.run_kernels(doc), {"base"})
+        runs = [r for r in doc["records"] if r["name"].startswith("split.")]
+        self.assertEqual(sorted({r["name"] for r in runs}),
+                         ["split.anonymous_hugetlb_2mb.enable", "split.anonymous_thp.enable"])
+        self.assertTrue(all(r["status"] == "pass" and len(r["values"]["enable_s"]) == 3
+                            for r in runs), runs)
+        self.assertIn("-b", runs[0]["params"])
+        self.assertEqual(doc["environment"]["host_details"]["kernel"], os.uname().release)
+        self.assertNotIn("hugepages", read(self.wb.layout.path("host", "plan")))
+
+        out = StringIO()
+        with redirect_stdout(out):
+            commands.cmd_report(self.wb.layout, argparse.Namespace(results=[base, patched]))
+        merged = [d for d in self.results() if "merged" in d]
+        self.assertEqual(len(merged), 1)
+        table = out.getvalue()
+        header = [l for l in table.splitlines() if l.startswith("target")][0]
+        self.assertIn("base median", header)
+        self.assertIn("patched median", header)
+        thp = [l for l in table.splitlines() if "anonymous_thp" in l and " split " in l][0]
+        self.assertIn("0.50x", thp)
+        self.assertIn("faster", thp)
+        self.assertTrue(os.path.exists(os.path.join(merged[0], report.PLOT)))
+        # make report with one directory just prints its table.
+        out = StringIO()
+        with redirect_stdout(out):
+            commands.cmd_report(self.wb.layout, argparse.Namespace(results=[base]))
+        self.assertIn("base median", out.getvalue())
+
+    def test_host_without_kvm_says_so(self):
+        with mock.patch.object(bench, "KVM_DEV", os.path.join(self.tmp, "none")):
+            with self.assertRaisesRegex(WorkbenchError, "needs read and write access"):
+                self.bench(TARGET="host", BACKINGS="thp", REPS="1", BOOTS="1")
+
+
+if __name__ == "__main__":
+    unittest.main()
