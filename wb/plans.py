@@ -25,6 +25,10 @@ class Run:
     # profiler: exact and repeatable, unlike times under emulation.  Needs a
     # kernel with the +trace overlay.
     profile: tuple = ()
+    # Plan lines (see guest/init.c) carried out just before and just after
+    # the run, e.g. a module parameter set and restored.
+    before: tuple = ()
+    after: tuple = ()
 
     @property
     def binary(self):
@@ -107,9 +111,9 @@ def render(runs, target, bindir="/bin", manage_memory=True):
                      if manage_memory and i + 1 < len(runs) else ())
         if sizes != held:
             lines += [f"hugepages {kb} {n}" for kb, n in sizes]
-        lines += _profile_on(r)
+        lines += list(r.before) + _profile_on(r)
         lines.append(f"run {r.name} {r.timeout} {bindir}/{' '.join(argv(r, target))}")
-        lines += _profile_off(r)
+        lines += _profile_off(r) + list(r.after)
         if sizes != following:
             lines += [f"hugepages {kb} 0" for kb, _ in sizes]
         held = sizes if sizes == following else ()
@@ -156,6 +160,81 @@ WALK_COUNTS = tuple(
     for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
                         ("anonymous_hugetlb_2mb", ((2048, 140),)))
     for path in ("enable", "clear"))
+
+# The same for RISC-V, where no one function is "the split visitor": calls
+# that exist in 7.2, in the series and in 7.3 alike, so that all three
+# kernels can be counted with one plan.  kvm_riscv_mmu_map is one guest fault
+# taken the slow way; kvm_riscv_gstage_split_huge is the fault path's split
+# (7.2 and 7.3; 7.3 also calls it from its eager split);
+# kvm_riscv_gstage_get_leaf is one lookup from the root; each split takes one
+# page with kvm_mmu_memory_cache_alloc; kvm_riscv_hfence_gvma_vmid_gpa is
+# one ranged TLB flush request from the g-stage code (the fault path), and
+# kvm_arch_flush_remote_tlbs_range one from generic KVM or mmu.c (ioctls).
+RISCV_SPLIT_PROFILE = ("kvm_riscv_mmu_map", "kvm_riscv_gstage_split_huge",
+                       "kvm_riscv_gstage_get_leaf", "kvm_mmu_memory_cache_alloc",
+                       "kvm_riscv_hfence_gvma_vmid_gpa", "kvm_arch_flush_remote_tlbs_range")
+RISCV_SPLIT_COUNTS = tuple(
+    Run(f"counts.{backing}.{path}",
+        ("dirty_log_split_test", "-s", backing, "-b", "256M", "-r", "1", "-p", path),
+        hugepages=hp, profile=RISCV_SPLIT_PROFILE, arches=("riscv64",))
+    for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
+                        ("anonymous_hugetlb_2mb", ((2048, 140),)))
+    for path in ("enable", "clear"))
+
+# RISC-V eager splitting, beyond `make check`: with it on and off, on both
+# paths, with CLEAR chunks smaller than, equal to and larger than a 2M
+# mapping.  dirty_log_split_test fails if a page written after the split is
+# not reported dirty.
+EAGER_PARAM = "/sys/module/kvm/parameters/eager_page_split"
+
+
+def _eager_off(run):
+    return Run(run.name + ".eager_off", run.argv, run.timeout, run.arches, run.takes_mode,
+               run.hugepages, run.profile, before=(f"set {EAGER_PARAM} N",),
+               after=(f"set {EAGER_PARAM} Y",))
+
+
+_RISCV_SPLIT = tuple(
+    Run(f"dirty_log_split_test.{backing}.clear_{chunk}",
+        ("dirty_log_split_test", "-s", backing, "-b", "64M", "-r", "2", "-c", chunk),
+        hugepages=hp, arches=("riscv64",))
+    for backing, hp in (("anonymous_thp", ()), ("anonymous_hugetlb_2mb", ((2048, 40),)))
+    for chunk in ("256K", "2M", "4M"))
+_RISCV_DIRTY_LOG = (
+    Run("dirty_log_test.thp", ("dirty_log_test", "-s", "anonymous_thp"), arches=("riscv64",)),
+    Run("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
+        hugepages=((2048, DIRTY_LOG_TEST_2M_PAGES),), arches=("riscv64",)),
+)
+RISCV_EAGER = (_RISCV_SPLIT + _RISCV_DIRTY_LOG
+               + tuple(_eager_off(r) for r in _RISCV_SPLIT[:3] + _RISCV_DIRTY_LOG))
+
+# 1G mappings: split to 2M and then 4K, on both paths, with CLEAR chunks
+# below and above 2M.  The 1G page must be reserved on the kernel command
+# line (make run CMDLINE="hugepagesz=1G hugepages=1"); a 2G guest cannot
+# find one later.
+RISCV_1G = tuple(
+    Run(f"dirty_log_split_test.hugetlb_1gb.clear_{chunk}",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "512M", "-r", "1",
+         "-c", chunk), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
+        arches=("riscv64",))
+    for chunk in ("256K", "4M"))
+
+# The fallback when the split cache cannot be filled: every page allocation
+# made with the dirty-log entry points of arch/riscv/kvm/mmu.c on the stack
+# fails (the split cache's), so splitting is left to the fault path; the
+# guest must see no error and no dirty page may be lost.  Needs a
+# +failinject kernel; the profile (+trace) shows the fault path splitting.
+FAIL = "/sys/kernel/debug/fail_page_alloc"
+_FAIL_ON = (f"set {FAIL}/ignore-gfp-wait N", f"set {FAIL}/min-order 0",
+            f"set {FAIL}/stacktrace-depth 32",
+            f"setsym {FAIL}/require-start start kvm_arch_mmu_enable_log_dirty_pt_masked",
+            f"setsym {FAIL}/require-end end kvm_arch_commit_memory_region",
+            f"set {FAIL}/times -1", f"set {FAIL}/interval 1", f"set {FAIL}/probability 100")
+_FAIL_OFF = (f"set {FAIL}/probability 0",)
+RISCV_SPLIT_FALLBACK = tuple(
+    Run(r.name + ".alloc_fails", r.argv, r.timeout, r.arches, r.takes_mode, r.hugepages,
+        RISCV_SPLIT_PROFILE, before=_FAIL_ON, after=_FAIL_OFF)
+    for r in (_RISCV_SPLIT[0], _RISCV_SPLIT[2]) + _RISCV_DIRTY_LOG)
 
 # page_fault_test again and again: is a splat in it timing-dependent?
 PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arches=("arm64",))
@@ -217,6 +296,7 @@ def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
                profile=profile, takes_mode=not mode)
 
 
-PLANS = {"check": CHECK, "pkvm-eager": PKVM_EAGER, "bench": BENCH, "walk-counts": WALK_COUNTS,
+PLANS = {"check": CHECK, "riscv-split-counts": RISCV_SPLIT_COUNTS, "riscv-eager": RISCV_EAGER,
+         "riscv-split-fallback": RISCV_SPLIT_FALLBACK, "riscv-1g": RISCV_1G, "pkvm-eager": PKVM_EAGER, "bench": BENCH, "walk-counts": WALK_COUNTS,
          "stage2-dumps": STAGE2_DUMPS,
          "page-fault-repeat": PAGE_FAULT_REPEAT}
