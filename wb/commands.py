@@ -166,7 +166,7 @@ def cmd_run(layout, args):
     image = build.build_kernel(layout, variant, args.jobs)
     runs = plans.select(plans.PLANS[args.plan], variant.arch)
     records = check.boot_and_run(layout, variant, image, tests, runs,
-                                 cmdline=tuple(args.cmdline.split()))
+                                 cmdline=tuple(args.cmdline.split()), mem=args.mem)
     check.apply_known_failures(layout, records)
     for r in records:
         vals = {k: (v[0] if len(v) == 1 else v) for k, v in r.values.items()}
@@ -176,6 +176,8 @@ cmd_run = option("variant", help="e.g. arm64-4k-patched+trace")(cmd_run)
 cmd_run = option("plan", help="check, bench or walk-counts")(cmd_run)
 cmd_run = option("--cmdline", default=os.environ.get("CMDLINE", ""),
                  help="extra kernel parameters, e.g. kvm-arm.mode=protected")(cmd_run)
+cmd_run = option("--mem", default=os.environ.get("MEM", "2G"),
+                 help="the guest's memory, e.g. 4G for a 1G hugepage")(cmd_run)
 
 COMMANDS["run"] = cmd_run
 

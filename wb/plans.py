@@ -219,6 +219,18 @@ RISCV_1G = tuple(
         arches=("riscv64",))
     for chunk in ("256K", "4M"))
 
+# Does the g-stage give its tables back?  /proc/meminfo around a run of
+# VMs that each map 256M with 4K pages (128 tables of 4K each): compare
+# MemFree before and after by hand.
+LEAK_CHECK = (
+    Run("leak.warmup", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M", "-r", "1",
+                        "-p", "enable"), arches=("riscv64",),
+        before=("cat meminfo.before_warmup /proc/meminfo",)),
+    Run("leak.vms", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M", "-r", "8",
+                     "-p", "enable"), arches=("riscv64",),
+        before=("cat meminfo.before /proc/meminfo",), after=("cat meminfo.after /proc/meminfo",)),
+)
+
 # The fallback when the split cache cannot be filled: every page allocation
 # made with the dirty-log entry points of arch/riscv/kvm/mmu.c on the stack
 # fails (the split cache's), so splitting is left to the fault path; the
@@ -297,6 +309,6 @@ def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
 
 
 PLANS = {"check": CHECK, "riscv-split-counts": RISCV_SPLIT_COUNTS, "riscv-eager": RISCV_EAGER,
-         "riscv-split-fallback": RISCV_SPLIT_FALLBACK, "riscv-1g": RISCV_1G, "pkvm-eager": PKVM_EAGER, "bench": BENCH, "walk-counts": WALK_COUNTS,
+         "riscv-split-fallback": RISCV_SPLIT_FALLBACK, "riscv-1g": RISCV_1G, "leak-check": LEAK_CHECK, "pkvm-eager": PKVM_EAGER, "bench": BENCH, "walk-counts": WALK_COUNTS,
          "stage2-dumps": STAGE2_DUMPS,
          "page-fault-repeat": PAGE_FAULT_REPEAT}
