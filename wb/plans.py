@@ -237,7 +237,7 @@ LEAK_CHECK = (
 # guest must see no error and no dirty page may be lost.  Needs a
 # +failinject kernel; the profile (+trace) shows the fault path splitting.
 FAIL = "/sys/kernel/debug/fail_page_alloc"
-_FAIL_ON = (f"set {FAIL}/ignore-gfp-wait N", f"set {FAIL}/min-order 0",
+_FAIL_ON = (f"set {FAIL}/verbose 0", f"set {FAIL}/ignore-gfp-wait N", f"set {FAIL}/min-order 0",
             f"set {FAIL}/stacktrace-depth 32",
             f"setsym {FAIL}/require-start start kvm_arch_mmu_enable_log_dirty_pt_masked",
             f"setsym {FAIL}/require-end end kvm_arch_commit_memory_region",
