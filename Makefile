@@ -10,6 +10,12 @@ WB      := $(PYTHON) -m wb --jobs $(JOBS)
 export KSRC
 export TARGETS
 export CMDLINE
+# make check's static stages (wb/check.py stage_switches): FAST=1 skips both,
+# BISECT=0 / WARNINGS=0 one of them; SPARSE=/path is the checker for C=1.
+export FAST
+export BISECT
+export WARNINGS
+export SPARSE
 
 .DEFAULT_GOAL := help
 .PHONY: help setup source tree export build run compare-dumps check unit bench report clean clean-tree
@@ -23,6 +29,10 @@ help:
 	@echo "                    riscv64 kernels (base and patched) build, boot under QEMU and"
 	@echo "                    pass dirty_log_test (anonymous, THP, hugetlb) and arm64"
 	@echo "                    page_fault_test with a clean dmesg.  About 35 min from scratch."
+	@echo "                    Then no new W=1/sparse warning in what the series touches, and"
+	@echo "                    every patch builds on its own (kernels, selftests incl. x86_64)."
+	@echo "                    FAST=1 skips those two (BISECT=0 / WARNINGS=0: one of them);"
+	@echo "                    SPARSE=/path/to/sparse when the system's is too old for C=1"
 	@echo "  make bench        dirty_log_split_test on base and patched (riscv64: and ref),"
 	@echo "                    boots interleaved A B A B; medians, ranges, patched/base ratios"
 	@echo "                    with 95% intervals; results/<date>-<label>/ (report.md, plot)."
@@ -104,7 +114,7 @@ portability:
 	@$(WB) portability
 
 clean:
-	rm -rf build/tree/*/.out-* build/selftests build/runs build/initramfs
+	rm -rf build/tree/*/.out-* build/selftests build/runs build/initramfs build/bisect
 
 clean-tree:
 	rm -rf build/tree

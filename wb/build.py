@@ -111,8 +111,15 @@ def read_config(path):
     return got
 
 
-def configure(layout, variant):
-    tree, out = layout.tree(variant.kernel), variant.out(layout)
+def configure(layout, variant, out=None, track_head=True):
+    """Write and check the variant's .config in out (its O= directory by default).
+
+    The config is redone when the fragments change and, with track_head,
+    when the tree's HEAD moves (its Kconfig may have changed).  The bisect
+    tree moves HEAD at every patch: there kbuild's own syncconfig takes in
+    Kconfig changes, and the fragments are checked on patched anyway.
+    """
+    tree, out = layout.tree(variant.kernel), out or variant.out(layout)
     fragments = variant.fragments(layout)
     frag_paths = [os.path.join(layout.configs, f + ".config") for f in fragments]
     wanted = wanted_options(layout, fragments)
@@ -120,7 +127,8 @@ def configure(layout, variant):
     for p in frag_paths:
         with open(p, "rb") as f:
             stamp.update(f.read())
-    stamp.update(git(tree, "rev-parse", "HEAD").encode())
+    if track_head:
+        stamp.update(git(tree, "rev-parse", "HEAD").encode())
     stamp_path = os.path.join(out, ".wb-config")
     try:
         with open(stamp_path) as f:
@@ -153,12 +161,12 @@ def configure(layout, variant):
     write_atomic(stamp_path, stamp.hexdigest())
 
 
-def build_kernel(layout, variant, jobs):
+def build_kernel(layout, variant, jobs, track_head=True):
     """Configure and build one variant; return the image path."""
     tree = layout.tree(variant.kernel)
     if not os.path.isdir(tree):
         raise WorkbenchError(f"{tree} does not exist; run 'make tree' first")
-    configure(layout, variant)
+    configure(layout, variant, track_head=track_head)
     out = variant.out(layout)
     log = os.path.join(out, "build.log")
     if os.path.exists(log):
@@ -174,8 +182,12 @@ def build_kernel(layout, variant, jobs):
     return image
 
 
-def build_selftests(layout, kernel, arch, jobs, extra=()):
-    """Static KVM selftests of one source tree, for one arch: {name: path}."""
+def build_selftests(layout, kernel, arch, jobs, extra=(), only=None, ccache=False):
+    """Static KVM selftests of one source tree, for one arch: {name: path}.
+
+    only: build these tests instead of the arch's list; ccache: compile
+    through ccache (the bisect stage rebuilds the same states again and again).
+    """
     tree = layout.tree(kernel)
     out = layout.selftests(kernel, arch.name)
     hdr = os.path.join(out, "headers")
@@ -183,7 +195,7 @@ def build_selftests(layout, kernel, arch, jobs, extra=()):
     os.makedirs(out, exist_ok=True)
     if os.path.exists(log):
         os.unlink(log)
-    tests = tuple(arch.selftests) + tuple(extra)
+    tests = (tuple(arch.selftests) if only is None else tuple(only)) + tuple(extra)
     progress("build", f"selftests ({kernel} tree, {arch.name}): {len(tests)} tests")
     run(["make", "-C", tree, f"O={os.path.join(out, 'obj')}", f"ARCH={arch.kernel_arch}",
          f"INSTALL_HDR_PATH={hdr}", "headers_install"],
@@ -192,6 +204,7 @@ def build_selftests(layout, kernel, arch, jobs, extra=()):
     run(["make", "-C", kvm, f"-j{jobs}", f"ARCH={arch.kernel_arch}",
          f"CROSS_COMPILE={arch.cross_compile}", f"OUTPUT={out}",
          f"KHDR_INCLUDES=-isystem {hdr}/include", "EXTRA_CFLAGS=-static -Werror"]
+        + ([f"CC=ccache {arch.cross_compile}gcc"] if ccache and shutil.which("ccache") else [])
         + [os.path.join(out, t) for t in tests],
         f"building the {arch.name} KVM selftests", log=log, env=_make_env(layout))
     return {os.path.basename(t): os.path.join(out, t) for t in tests}

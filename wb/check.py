@@ -1,4 +1,6 @@
-"""make check: unit tests, series, builds, boots and correctness selftests.
+"""make check: unit tests, series, builds, boots and correctness selftests,
+then the series' static checks: no new W=1/sparse warning (wb/warn.py) and
+every patch builds on its own (wb/bisect.py); FAST=1 skips those two.
 
 Every step is a verdict in one tally, so a broken build of one arch does not
 hide what the other arch did.  The run ends with 'N passed, N failed' and
@@ -12,7 +14,7 @@ import re
 import subprocess
 import sys
 
-from . import boot, build, lint, plans, results, source, tree
+from . import bisect as bisect_stage, boot, build, lint, plans, results, source, tree, warn
 from .arches import target as get_target
 from .errors import WorkbenchError
 from .ktap import parse
@@ -178,8 +180,31 @@ def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=(),
     return records
 
 
+def _off(value):
+    return (value or "").strip().lower() in ("0", "no", "n", "off", "false")
+
+
+def stage_switches(env=None):
+    """{bisect, warnings, sparse} from the environment make check exports:
+    FAST=1 skips both static stages, BISECT=0 or WARNINGS=0 one of them,
+    SPARSE=/path picks the checker for C=1."""
+    env = os.environ if env is None else env
+    fast = bool(env.get("FAST")) and not _off(env.get("FAST"))
+    return {"bisect": not (fast or _off(env.get("BISECT"))),
+            "warnings": not (fast or _off(env.get("WARNINGS"))),
+            "sparse": env.get("SPARSE") or None}
+
+
 def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
-              ksrc=None, timeout=None):
+              ksrc=None, timeout=None, bisect=None, warnings=None, sparse=None,
+              host_selftests=True):
+    """bisect, warnings, sparse: None takes them from the environment
+    (stage_switches); host_selftests: the bisect stage also builds the x86_64
+    selftests."""
+    switches = stage_switches()
+    bisect = switches["bisect"] if bisect is None else bisect
+    warnings = switches["warnings"] if warnings is None else warnings
+    sparse = sparse or switches["sparse"]
     tally = Tally()
     if unit:
         unit_tests(layout, tally)
@@ -201,10 +226,12 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
     except WorkbenchError as e:
         tally.add(Record(stage="lint", name="series lint", status="fail", message=str(e)))
 
+    built = set()     # what the bisect stage need not build again
     for tname in targets:
         target = get_target(tname)
         try:
             tests = build.build_selftests(layout, "patched", target.arch, jobs)
+            built.add(f"selftests {target.arch.name}")
             tally.add(Record(stage="build", name=f"selftests-{target.arch.name}",
                              status="pass", target=tname, arch=target.arch.name))
         except WorkbenchError as e:
@@ -217,6 +244,7 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
             variant = build.Variant(target, kernel)
             try:
                 image = build.build_kernel(layout, variant, jobs)
+                built.add(f"kernel {tname}" + (" base" if kernel == "base" else ""))
                 tally.add(Record(stage="build", name="kernel", status="pass",
                                  variant=variant.name, target=tname, kernel=kernel))
             except WorkbenchError as e:
@@ -237,7 +265,41 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
                              message=str(e)))
         for r in target_records:
             tally.add(r)
+    static_checks(layout, tally, jobs, targets, built, bisect, warnings, sparse,
+                  host_selftests)
     return tally
+
+
+def static_checks(layout, tally, jobs, targets, built, bisect=True, warnings=True,
+                  sparse=None, host_selftests=True):
+    """W=1/sparse on what the series touches, then every patch's build."""
+    for stage, on in (("warn", warnings), ("bisect", bisect)):
+        if not on:
+            what = "W=1/sparse" if stage == "warn" else "bisectability"
+            tally.add(Record(stage=stage, name=what, status="skip",
+                             message="not run (FAST=1, or WARNINGS=0 / BISECT=0)"))
+    if not (bisect or warnings):
+        return
+    try:
+        commits = bisect_stage.series_commits(layout)
+    except WorkbenchError as e:
+        tally.add(Record(stage="bisect", name="series commits", status="fail",
+                         message=str(e)))
+        return
+    known = {}
+    if warnings:
+        try:
+            known = warn.check(layout, tally, jobs, targets, commits, sparse)
+        except WorkbenchError as e:
+            tally.add(Record(stage="warn", name="W=1/sparse", status="fail",
+                             message=str(e)))
+    if bisect:
+        try:
+            bisect_stage.run(layout, tally, jobs, targets, commits, frozenset(built),
+                             known, host=host_selftests)
+        except WorkbenchError as e:
+            tally.add(Record(stage="bisect", name="bisectability", status="fail",
+                             message=str(e)))
 
 
 def report(tally):

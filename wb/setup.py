@@ -13,8 +13,12 @@ COMMON = {
     "make": "make", "gcc": "gcc", "git": "git", "flex": "flex", "bison": "bison",
     "bc": "bc", "xz": "xz-utils", "dpkg-deb": "dpkg", "apt-get": "apt",
     "ccache": "ccache", "perl": "perl", "cpio": "cpio",
+    # make check's W=1/C=1 stage (wb/warn.py)
+    "sparse": "sparse",
 }
-HEADERS = {"/usr/include/openssl/ssl.h": "libssl-dev", "/usr/include/libelf.h": "libelf-dev"}
+HEADERS = {"/usr/include/openssl/ssl.h": "libssl-dev", "/usr/include/libelf.h": "libelf-dev",
+           # the bisect stage's static x86_64 KVM selftests (arches.HOST_SELFTESTS)
+           "/usr/lib/x86_64-linux-gnu/libc.a": "libc6-dev"}
 
 
 def required(arches=None):

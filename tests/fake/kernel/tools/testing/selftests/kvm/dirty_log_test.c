@@ -1,0 +1,2 @@
+/* The fake selftests are built from behaviour; the bisect stage builds a test
+ * only where its source exists. */
