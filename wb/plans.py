@@ -209,12 +209,13 @@ RISCV_EAGER = (_RISCV_SPLIT + _RISCV_DIRTY_LOG
                + tuple(_eager_off(r) for r in _RISCV_SPLIT[:3] + _RISCV_DIRTY_LOG))
 
 # 1G mappings: split to 2M and then 4K, on both paths, with CLEAR chunks
-# below and above 2M.  The 1G page must be reserved on the kernel command
-# line (make run CMDLINE="hugepagesz=1G hugepages=1"); a 2G guest cannot
-# find one later.
+# below and above 2M.  The memslot must be 1G for KVM to map it with a 1G
+# leaf (and for the selftest library to munmap it), and the 1G page must be
+# reserved on the kernel command line of a 4G guest (make run MEM=4G
+# CMDLINE="hugepagesz=1G hugepages=1").
 RISCV_1G = tuple(
     Run(f"dirty_log_split_test.hugetlb_1gb.clear_{chunk}",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "512M", "-r", "1",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
          "-c", chunk), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
         arches=("riscv64",))
     for chunk in ("256K", "4M"))
