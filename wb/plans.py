@@ -218,13 +218,7 @@ RISCV_1G = tuple(
         ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
          "-c", chunk), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
         arches=("riscv64",))
-    for chunk in ("256K", "4M")) + (
-    # The same page 2M below a 1G boundary in guest-physical space: mapped
-    # with 2M mappings only, split to 4K.
-    Run("dirty_log_split_test.hugetlb_1gb.offset_2M",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
-         "-o", "2M"), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
-        arches=("riscv64",)),)
+    for chunk in ("256K", "4M"))
 
 # Does the g-stage give its tables back?  /proc/meminfo around a run of
 # VMs that each map 256M with 4K pages (128 tables of 4K each): compare
