@@ -13,6 +13,7 @@ export CMDLINE
 # make check's static stages (wb/check.py stage_switches): FAST=1 skips both,
 # BISECT=0 / WARNINGS=0 one of them; SPARSE=/path is the checker for C=1.
 export FAST
+export DEBUG
 export BISECT
 export WARNINGS
 export SPARSE
@@ -31,7 +32,8 @@ help:
 	@echo "                    page_fault_test with a clean dmesg.  14 min warm, ~40 cold."
 	@echo "                    Then no new W=1/sparse warning in what the series touches, and"
 	@echo "                    every patch builds on its own (kernels, selftests incl. x86_64)."
-	@echo "                    FAST=1 skips those two (BISECT=0 / WARNINGS=0: one of them);"
+	@echo "                    The patched kernels also run with lockdep & co. (+debug)."
+	@echo "                    FAST=1 skips those three (BISECT=0 / WARNINGS=0 / DEBUG=0: one);"
 	@echo "                    SPARSE=/path/to/sparse when the system's is too old for C=1"
 	@echo "  make bench        dirty_log_split_test on base and patched (riscv64: and ref),"
 	@echo "                    boots interleaved A B A B; medians, ranges, patched/base ratios"

@@ -384,12 +384,17 @@ class DiagnosticsTest(unittest.TestCase):
 class SwitchesTest(unittest.TestCase):
     def test_environment(self):
         s = check.stage_switches
-        self.assertEqual(s({}), {"bisect": True, "warnings": True, "sparse": None})
-        self.assertEqual(s({"FAST": "1"}), {"bisect": False, "warnings": False, "sparse": None})
+        self.assertEqual(s({}), {"bisect": True, "warnings": True, "debug": True,
+                                 "sparse": None})
+        self.assertEqual(s({"FAST": "1"}), {"bisect": False, "warnings": False, "debug": False,
+                                            "sparse": None})
         self.assertEqual(s({"FAST": "0"})["bisect"], True)
-        self.assertEqual(s({"BISECT": "0"}), {"bisect": False, "warnings": True, "sparse": None})
+        self.assertEqual(s({"BISECT": "0"}), {"bisect": False, "warnings": True, "debug": True,
+                                              "sparse": None})
+        self.assertEqual(s({"DEBUG": "0"})["debug"], False)
         self.assertEqual(s({"WARNINGS": "no", "SPARSE": "/opt/sparse"}),
-                         {"bisect": True, "warnings": False, "sparse": "/opt/sparse"})
+                         {"bisect": True, "warnings": False, "debug": True,
+                          "sparse": "/opt/sparse"})
 
 
 if __name__ == "__main__":

@@ -110,8 +110,24 @@ class CheckTest(unittest.TestCase):
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
                                     runs=RUNS + (plans.Run("pft", ("page_fault_test",)),),
                                     ksrc=self.wb.ksrc)
-        self.assertEqual(tally.count("xfail"), 2)
+        # base, patched and patched+debug
+        self.assertEqual(tally.count("xfail"), 3)
         self.assertEqual(tally.count("fail"), 0)
+
+    def test_patched_kernel_runs_again_with_debug_options(self):
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
+                                    runs=RUNS, ksrc=self.wb.ksrc, bisect=False,
+                                    warnings=False)
+        variants = {r.variant for r in tally.records if r.stage == "run"}
+        self.assertIn("fake-patched+debug", variants)
+        debug_runs = {r.name for r in tally.records if r.variant == "fake-patched+debug"}
+        self.assertIn("dmesg", debug_runs)
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
+                                    runs=RUNS, ksrc=self.wb.ksrc, bisect=False,
+                                    warnings=False, debug=False)
+        self.assertNotIn("fake-patched+debug", {r.variant for r in tally.records})
 
     def test_base_only_failure_fixed_by_the_series_is_xfail(self):
         with open(os.path.join(self.wb.ksrc, "guest-behaviour"), "w") as f:

@@ -192,18 +192,23 @@ def stage_switches(env=None):
     fast = bool(env.get("FAST")) and not _off(env.get("FAST"))
     return {"bisect": not (fast or _off(env.get("BISECT"))),
             "warnings": not (fast or _off(env.get("WARNINGS"))),
+            "debug": not (fast or _off(env.get("DEBUG"))),
             "sparse": env.get("SPARSE") or None}
 
 
 def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
               ksrc=None, timeout=None, bisect=None, warnings=None, sparse=None,
-              host_selftests=True):
-    """bisect, warnings, sparse: None takes them from the environment
+              host_selftests=True, debug=None, debug_runs=None):
+    """bisect, warnings, sparse, debug: None takes them from the environment
     (stage_switches); host_selftests: the bisect stage also builds the x86_64
-    selftests."""
+    selftests; debug: the patched kernel also runs debug_runs (by default
+    plans.for_debug(runs)) with the +debug overlay (lockdep and friends),
+    where any splat fails the dmesg test."""
     switches = stage_switches()
     bisect = switches["bisect"] if bisect is None else bisect
     warnings = switches["warnings"] if warnings is None else warnings
+    debug = switches["debug"] if debug is None else debug
+    debug_runs = plans.for_debug(runs) if debug_runs is None else debug_runs
     sparse = sparse or switches["sparse"]
     tally = Tally()
     if unit:
@@ -238,13 +243,17 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
             tally.add(Record(stage="build", name=f"selftests-{target.arch.name}",
                              status="fail", message=str(e), target=tname))
             continue
-        arch_runs = plans.select(runs, target.arch)
         target_records = []
-        for kernel in ("base", "patched"):
-            variant = build.Variant(target, kernel)
+        variants = [build.Variant(target, "base"), build.Variant(target, "patched")]
+        if debug:
+            variants.append(build.Variant(target, "patched", ("debug",)))
+        for variant in variants:
+            kernel = variant.kernel
+            arch_runs = plans.select(debug_runs if variant.overlays else runs, target.arch)
             try:
                 image = build.build_kernel(layout, variant, jobs)
-                built.add(f"kernel {tname}" + (" base" if kernel == "base" else ""))
+                if not variant.overlays:
+                    built.add(f"kernel {tname}" + (" base" if kernel == "base" else ""))
                 tally.add(Record(stage="build", name="kernel", status="pass",
                                  variant=variant.name, target=tname, kernel=kernel))
             except WorkbenchError as e:
