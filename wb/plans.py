@@ -150,10 +150,15 @@ def binaries(runs):
     return sorted({r.binary for r in runs})
 
 
-def _split_counts(backing, path, hugepages=()):
-    return Run(f"counts.{backing}.{path}",
-               ("dirty_log_split_test", "-s", backing, "-b", "256M", "-r", "1", "-p", path),
-               hugepages=hugepages, profile=("stage2_split_walker",))
+def _split_counts(profile, arches=()):
+    """One counted run per backing and path: a 256M memslot, one VM."""
+    return tuple(
+        Run(f"counts.{backing}.{path}",
+            ("dirty_log_split_test", "-s", backing, "-b", "256M", "-r", "1", "-p", path),
+            hugepages=hp, profile=profile, arches=arches)
+        for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
+                            ("anonymous_hugetlb_2mb", ((2048, 140),)))
+        for path in ("enable", "clear"))
 
 
 # Counts only: the profiler charges each call, so times from these runs
@@ -161,11 +166,7 @@ def _split_counts(backing, path, hugepages=()):
 # Calls of arm64's split visitor per dirty-log enable or CLEAR, on memory
 # mapped with pages (anonymous: the split finds nothing to do), with THP
 # and with 2M hugetlb.  Needs a +trace kernel.
-WALK_COUNTS = tuple(
-    _split_counts(backing, path, hp)
-    for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
-                        ("anonymous_hugetlb_2mb", ((2048, 140),)))
-    for path in ("enable", "clear"))
+WALK_COUNTS = _split_counts(("stage2_split_walker",))
 
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
@@ -179,13 +180,7 @@ WALK_COUNTS = tuple(
 RISCV_SPLIT_PROFILE = ("kvm_riscv_mmu_map", "kvm_riscv_gstage_split_huge",
                        "kvm_riscv_gstage_get_leaf", "kvm_mmu_memory_cache_alloc",
                        "kvm_riscv_hfence_gvma_vmid_gpa", "kvm_arch_flush_remote_tlbs_range")
-RISCV_SPLIT_COUNTS = tuple(
-    Run(f"counts.{backing}.{path}",
-        ("dirty_log_split_test", "-s", backing, "-b", "256M", "-r", "1", "-p", path),
-        hugepages=hp, profile=RISCV_SPLIT_PROFILE, arches=("riscv64",))
-    for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
-                        ("anonymous_hugetlb_2mb", ((2048, 140),)))
-    for path in ("enable", "clear"))
+RISCV_SPLIT_COUNTS = _split_counts(RISCV_SPLIT_PROFILE, arches=("riscv64",))
 
 # RISC-V eager splitting, beyond `make check`: with it on and off, on both
 # paths, with CLEAR chunks smaller than, equal to and larger than a 2M
