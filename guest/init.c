@@ -11,6 +11,8 @@
  *   hugepages SIZE_KB COUNT     reserve COUNT hugepages of SIZE_KB, verify
  *   run NAME TIMEOUT_S ARGV...  run ARGV; exit 0 passes, 4 (KSFT_SKIP) skips
  *   cat NAME PATH               copy PATH to the console, as diagnostics
+ *   kunit SUITE [RESULTS]       a built-in KUnit suite's results (debugfs, or
+ *                               RESULTS): pass when a test passed, none failed
  *
  * A final "dmesg" test fails if the kernel log holds a splat.  Everything a
  * test prints is passed through as KTAP diagnostics ("# ..."), so the host
@@ -282,45 +284,101 @@ static void do_hugepages(int nr, char **argv, int argc)
 	result(nr, name, got == want, NULL);
 }
 
-static void do_cat(int nr, char **argv, int argc)
+/*
+ * Print a file as diagnostics prefixed with NAME, one per line, handing each
+ * line to EACH if given.  Returns 0 when the whole file was read.
+ */
+static int relay_file(const char *name, const char *path,
+		      void (*each)(const char *line, void *arg), void *arg)
 {
 	char buf[4096], *p, *nl;
 	size_t have = 0;
 	ssize_t n;
 	int fd;
 
-	if (argc != 3) {
-		diag("usage: cat NAME PATH");
-		result(nr, "cat:?", 0, NULL);
-		return;
-	}
-	fd = open(argv[2], O_RDONLY);
+	fd = open(path, O_RDONLY);
 	if (fd < 0) {
-		diag("open %s: %s", argv[2], strerror(errno));
-		result(nr, argv[1], 0, NULL);
-		return;
+		diag("open %s: %s", path, strerror(errno));
+		return -1;
 	}
 	while ((n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
 		have += n;
 		buf[have] = '\0';
 		for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
 			*nl = '\0';
-			diag("%s: %s", argv[1], p);
+			diag("%s: %s", name, p);
+			if (each)
+				each(p, arg);
 		}
 		have = strlen(p);
 		memmove(buf, p, have);
 		if (have == sizeof(buf) - 1) {
 			buf[have] = '\0';
-			diag("%s: %s", argv[1], buf);
+			diag("%s: %s", name, buf);
+			if (each)
+				each(buf, arg);
 			have = 0;
 		}
 	}
 	if (have) {
 		buf[have] = '\0';
-		diag("%s: %s", argv[1], buf);
+		diag("%s: %s", name, buf);
+		if (each)
+			each(buf, arg);
 	}
 	close(fd);
-	result(nr, argv[1], n == 0, NULL);
+	return n == 0 ? 0 : -1;
+}
+
+static void do_cat(int nr, char **argv, int argc)
+{
+	if (argc != 3) {
+		diag("usage: cat NAME PATH");
+		result(nr, "cat:?", 0, NULL);
+		return;
+	}
+	result(nr, argv[1], relay_file(argv[1], argv[2], NULL, NULL) == 0, NULL);
+}
+
+struct kunit_tally {
+	int ok, not_ok;
+};
+
+static void tally_kunit(const char *line, void *arg)
+{
+	struct kunit_tally *t = arg;
+
+	line += strspn(line, " \t");
+	if (!strncmp(line, "not ok ", 7))
+		t->not_ok++;
+	else if (!strncmp(line, "ok ", 3))
+		t->ok++;
+}
+
+/*
+ * A KUnit suite built into the kernel ran at boot; its KTAP is in debugfs.
+ * It passes when a test passed and none failed.
+ */
+static void do_kunit(int nr, char **argv, int argc)
+{
+	struct kunit_tally t = { 0, 0 };
+	char path[256];
+
+	if (argc != 2 && argc != 3) {
+		diag("usage: kunit SUITE [RESULTS]");
+		result(nr, "kunit:?", 0, NULL);
+		return;
+	}
+	if (argc == 3)
+		snprintf(path, sizeof(path), "%s", argv[2]);
+	else
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kunit/%s/results", argv[1]);
+	if (relay_file(argv[1], path, tally_kunit, &t))
+		diag("kunit %s: no results (CONFIG_KUNIT_DEBUGFS and the suite built in?)",
+		     argv[1]);
+	else
+		diag("kunit %s: %d ok, %d not ok", argv[1], t.ok, t.not_ok);
+	result(nr, argv[1], t.ok > 0 && !t.not_ok, NULL);
 }
 
 /* Copy the child's output to the console a line at a time, as diagnostics. */
@@ -598,6 +656,8 @@ int main(int argc, char **argv)
 			do_run(i + 1, argv, argc);
 		else if (!strcmp(argv[0], "cat"))
 			do_cat(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "kunit"))
+			do_kunit(i + 1, argv, argc);
 		else {
 			diag("unknown plan directive '%s'", argv[0]);
 			result(i + 1, argv[0], 0, NULL);

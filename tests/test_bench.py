@@ -181,12 +181,25 @@ class MatrixTest(unittest.TestCase):
         rv = boots[6]
         self.assertIn("-m", plans.argv(rv.runs[0], rv.target))
         self.assertEqual(plans.argv(rv.runs[0], rv.target)[-2:], ("-m", "18"))
-        skipped = {c.name: why for c, why in skipped}
-        self.assertIn("no 2M hugepages", skipped["arm64-16k/anonymous_hugetlb_2mb/enable"])
-        self.assertIn("no 1G hugepages", skipped["arm64-64k/anonymous_hugetlb_1gb/clear"])
+        # Each granule's own block sizes, none it lacks: nothing is skipped.
+        self.assertEqual(skipped, [])
+        names = {r.name for b in boots for r in b.runs}
+        self.assertIn("split.anonymous_hugetlb_32mb.clear", names)
+        self.assertIn("split.anonymous_hugetlb_512mb.enable", names)
+        a64 = next(b for b in boots if b.target.name == "arm64-64k")
+        self.assertEqual(a64.cmdline, ("hugepagesz=512M", "hugepages=2"))
         a64 = boots[4]
         self.assertIn("-b", plans.argv(a64.runs[0], a64.target))
         self.assertEqual(plans.argv(a64.runs[0], a64.target)[4], "1G")
+
+    def test_an_experiment_kernel_runs_only_where_it_can_change_anything(self):
+        cfg = bench.config_from_env({"TARGETS": "arm64-4k,arm64-16k,riscv64",
+                                     "KERNELS": "base,patched,leafonly,ref"})
+        self.assertEqual(cfg.kernels_for("arm64-4k"), ("base", "patched", "leafonly"))
+        self.assertEqual(cfg.kernels_for("arm64-16k"), ("base", "patched"))
+        self.assertEqual(cfg.kernels_for("riscv64"), ("base", "patched", "ref"))
+        with self.assertRaisesRegex(WorkbenchError, "unknown kernel.*nosuch"):
+            bench.config_from_env({"KERNELS": "base,nosuch"})
 
     def test_the_1g_reservation_is_shared_by_its_runs_and_released(self):
         cfg = bench.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "hugetlb_1gb,thp"})
@@ -454,7 +467,7 @@ class QemuBenchTest(Scratch):
         self.assertIn("## Failures", md)
 
     def test_dry_run_prints_the_matrix_and_runs_nothing(self):
-        rc, out = self.bench(TARGETS="fake", DRY="1")
+        rc, out = self.bench(TARGETS="fake", DRY="1", BACKINGS="thp,hugetlb_2mb,hugetlb_1gb")
         self.assertEqual(rc, 0)
         self.assertIn("fake: kernels base, patched", out)
         self.assertIn("skip fake/anonymous_hugetlb_1gb/enable: fake has no 1G hugepages", out)

@@ -40,7 +40,15 @@ class InitTest(unittest.TestCase):
                     f"run closes 2 {t}/closes\nrun orphan 5 {t}/orphan\n"
                     f"run nul 3 {t}/nul\nrun missing 3 /nonexistent\nbogus step\n"
                     f"setsym {t}/addr start no_such_symbol_anywhere\n"
-                    f"setsym {t}/addr middle kvm_init\n")
+                    f"setsym {t}/addr middle kvm_init\n"
+                    f"kunit good {t}/good.ktap\nkunit bad {t}/bad.ktap\n"
+                    f"kunit absent {t}/absent.ktap\n")
+        with open(os.path.join(t, "good.ktap"), "w") as f:
+            f.write("KTAP version 1\n# Subtest: good\n1..2\n    ok 1 a\n"
+                    "    ok 2 b # SKIP\nok 1 good\n")
+        with open(os.path.join(t, "bad.ktap"), "w") as f:
+            f.write("KTAP version 1\n# Subtest: bad\n1..2\n    ok 1 a\n"
+                    "    not ok 2 b\nnot ok 1 bad\n")
         start = time.monotonic()
         cls.proc = subprocess.run([cls.init, plan], capture_output=True, text=True,
                                   timeout=60)
@@ -56,13 +64,20 @@ class InitTest(unittest.TestCase):
         return self.by_name[name].status
 
     def test_plan_and_verdicts(self):
-        self.assertEqual(self.ktap.planned, 11)
-        self.assertEqual(len(self.ktap.results), 11)
+        self.assertEqual(self.ktap.planned, 14)
+        self.assertEqual(len(self.ktap.results), 14)
         self.assertEqual(self.status("ok"), "pass")
         self.assertEqual(self.by_name["ok"].diag[1], "hi")
         self.assertEqual(self.status("fails"), "fail")
         self.assertEqual(self.status("skip"), "skip")
         self.assertEqual(self.status("bogus"), "fail")
+
+    def test_kunit_suite_passes_only_without_a_failed_test(self):
+        self.assertEqual(self.status("good"), "pass")
+        self.assertIn("kunit good: 3 ok, 0 not ok", self.by_name["good"].diag)
+        self.assertEqual(self.status("bad"), "fail")
+        self.assertEqual(self.status("absent"), "fail")
+        self.assertIn("kunit absent: no results", self.proc.stdout)
 
     def test_setsym_fails_clearly(self):
         name = f"setsym:{self.tmp}/addr"
@@ -72,7 +87,7 @@ class InitTest(unittest.TestCase):
         self.assertIn("usage: setsym PATH start|end SYMBOL", self.proc.stdout)
         self.assertFalse(os.path.exists(f"{self.tmp}/addr"))
         self.assertEqual(self.proc.returncode, 1)
-        self.assertIn("# init: done, 7 failed", self.proc.stdout)
+        self.assertIn("# init: done, 9 failed", self.proc.stdout)
 
     def test_timeout_kills_the_test(self):
         self.assertEqual(self.status("slow"), "fail")

@@ -147,3 +147,32 @@ diff --git a/Makefile b/Makefile
 
 if __name__ == "__main__":
     unittest.main()
+
+    # An experiment kernel: 'patched' plus patches kept out of the series.
+    def test_experiment_is_exported_apart_and_rebuilt_on_the_series(self):
+        from wb.arches import EXPERIMENTS
+        self.wb.commit_in_tree("arch/arm64/kvm/hyp/pgtable.c", "/* walker */\n",
+                               "KVM: arm64: Teach the walker a trick")
+        repo = self.wb.kernel_tree
+        git(repo, "checkout", "-q", "-b", "leafonly")
+        self.wb.commit_in_tree("arch/arm64/kvm/hyp/pgtable.c", "/* walker, leaf only */\n",
+                               "KVM: arm64: Try a second trick")
+        git(repo, "checkout", "-q", "patched")
+        with quiet():
+            tree.export(self.wb.layout)
+        exp = os.path.join(self.wb.repo, "series", EXPERIMENTS["leafonly"].directory)
+        self.assertEqual(os.listdir(exp), ["0001-KVM-arm64-Try-a-second-trick.patch"])
+        # Not part of any series: what is sent and linted stays the same.
+        self.assertNotIn("experiments/arm64-leaf-only/0001-KVM-arm64-Try-a-second-trick.patch",
+                         read_series(os.path.join(self.wb.repo, "series")))
+        git(repo, "branch", "-D", "leafonly")
+        with quiet():
+            wt = tree.ensure_experiment(self.wb.layout, "leafonly")
+        with open(os.path.join(wt, "arch/arm64/kvm/hyp/pgtable.c")) as f:
+            self.assertEqual(f.read(), "/* walker, leaf only */\n")
+        self.assertEqual(git(wt, "rev-parse", "HEAD^"), git(repo, "rev-parse", "patched"))
+
+    def test_experiment_without_patches_is_a_clear_error(self):
+        from wb.errors import WorkbenchError
+        with self.assertRaisesRegex(WorkbenchError, "experiment with no patches"):
+            tree.ensure_experiment(self.wb.layout, "leafonly")

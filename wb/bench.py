@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import boot, build, check, plans, report, results, source, tree
-from .arches import Arch, Target, target as get_target
+from .arches import EXPERIMENTS, KERNELS, Arch, Target, target as get_target
 from .errors import WorkbenchError
 from .ktap import parse
 from .results import Record
@@ -51,7 +51,9 @@ GUEST_ROOM = GUEST_MEM - (512 << 20)    # the most a run's memory may take
 # such as the memmap in the other, so no whole 1G block may be left.
 BIG_GUEST_MEM = 4 << 30
 GUEST_KEEP = 2 << 30                # what that guest keeps beside its 1G pages
-BOOT_TIME_KB = 1048576              # hugepages this large must be reserved at boot
+# Hugepages this large must be reserved at boot: a 2G guest that has run
+# for a while rarely has two free 512M blocks left.
+BOOT_TIME_KB = 524288
 COUNT_FUNCTIONS = {"arm64": ("stage2_split_walker",)}
 # The rough cost model behind the up-front estimate and the ETA, from
 # dirty_log_split_test runs of 64M-128M under QEMU TCG on 2 cores (arm64 4K:
@@ -75,7 +77,7 @@ class Config:
     targets: tuple = DEFAULT_TARGETS
     kernels: tuple = ("base", "patched")
     ref_targets: tuple = REF_TARGETS
-    backings: tuple = plans.SPLIT_BACKINGS
+    backings: tuple = ()            # empty: target_backings()
     paths: tuple = plans.SPLIT_PATHS
     cells: tuple = ()               # TARGET/BACKING/PATH globs; empty: all
     size: int = None                # bytes per vCPU; None: the target's default
@@ -92,7 +94,8 @@ class Config:
         if self.host:
             return (self.label,)
         extra = ("ref",) if tname in self.ref_targets and "ref" not in self.kernels else ()
-        return tuple(self.kernels) + extra
+        return tuple(k for k in self.kernels
+                     if k not in EXPERIMENTS or tname in EXPERIMENTS[k].targets) + extra
 
     @property
     def overlays(self):
@@ -148,8 +151,13 @@ def config_from_env(env):
         cfg = replace(cfg, targets=_list(env["TARGETS"]))
     if env.get("KERNELS"):
         ks = _list(env["KERNELS"])
+        bad = [k for k in ks if k not in KERNELS]
+        if bad:
+            raise WorkbenchError(f"KERNELS: unknown kernel(s) {', '.join(bad)}; "
+                                 f"known: {', '.join(KERNELS)}")
+        # ref where it differs from base in what the series changes: RISC-V.
         cfg = replace(cfg, kernels=tuple(k for k in ks if k != "ref"),
-                      ref_targets=cfg.targets if "ref" in ks else ())
+                      ref_targets=REF_TARGETS if "ref" in ks else ())
     if env.get("BACKINGS"):
         cfg = replace(cfg, backings=tuple(backing_name(b) for b in _list(env["BACKINGS"])))
     if env.get("PATHS"):
@@ -299,10 +307,19 @@ def why_not(cfg, target, backing):
     return None
 
 
+def target_backings(target):
+    """The default backings of a target: memory already mapped with pages,
+    THP, and hugetlb of each block size its stage-2 maps (2M and 1G at 4K,
+    32M at 16K, 512M at 64K: a level-1 block there is 64G or 4T)."""
+    return ("anonymous", "anonymous_thp") + tuple(
+        "anonymous_hugetlb_" + plans.size_arg(kb << 10).lower() + "b"
+        for kb in target.hugepages_kb)
+
+
 def cells(cfg, target):
     """([Cell], [(Cell, reason)]) of a target: what runs and what is skipped."""
     run, skipped = [], []
-    for backing in cfg.backings:
+    for backing in cfg.backings or target_backings(target):
         for path in cfg.paths:
             cell = Cell(target.name, backing, path)
             if not _selected(cell, cfg.cells):
@@ -564,6 +581,9 @@ def prepare_trees(layout, kernels, ksrc=None):
     if head == source.git(layout.tree("patched"), "rev-parse", source.BASE_TAG + "^{commit}"):
         tree.apply(layout)
     tree.ensure_worktrees(layout)
+    for k in kernels:
+        if k in EXPERIMENTS:
+            tree.ensure_experiment(layout, k)
     if "ref" in kernels:
         source.prepare(layout, "ref")
     return record
@@ -581,11 +601,12 @@ def kernel_info(layout, kernels):
         rc, out = source.git(layout.tree(k), "rev-parse", "HEAD", check=False)
         if rc == 0:
             d["head"] = out.strip()
-        if k == "patched":
+        if k == "patched" or k in EXPERIMENTS:
             rc, out = source.git(layout.tree(k), "log", "--oneline", f"{source.BASE_TAG}..HEAD",
                                  check=False)
             if rc == 0:
                 d["patches"] = len(out.splitlines())
+        if k == "patched":
             try:
                 d["unexported"] = tree.unexported_changes(layout)
             except WorkbenchError:

@@ -246,7 +246,7 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
         target_records = []
         variants = [build.Variant(target, "base"), build.Variant(target, "patched")]
         if debug:
-            variants.append(build.Variant(target, "patched", ("debug",)))
+            variants.append(build.Variant(target, "patched", target.arch.debug_overlays))
         for variant in variants:
             kernel = variant.kernel
             arch_runs = plans.select(debug_runs if variant.overlays else runs, target.arch)

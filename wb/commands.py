@@ -3,6 +3,7 @@
 import os
 
 from . import source, tree
+from .arches import EXPERIMENTS
 
 
 def option(*args, **kwargs):
@@ -65,6 +66,8 @@ def cmd_build(layout, args):
                        if v.kernel != "ref" else None)
         if v.kernel != "ref":
             tree.ensure_worktrees(layout)
+        if v.kernel in EXPERIMENTS:
+            tree.ensure_experiment(layout, v.kernel)
         image = build.build_kernel(layout, v, args.jobs)
         print(image)
 cmd_build = option("variants", nargs="+", help="TARGET-KERNEL[+OVERLAY]")(cmd_build)
@@ -162,6 +165,8 @@ def cmd_run(layout, args):
                    None if variant.kernel == "ref" else ksrc())
     if variant.kernel != "ref":
         tree.ensure_worktrees(layout)
+    if variant.kernel in EXPERIMENTS:
+        tree.ensure_experiment(layout, variant.kernel)
     tests = build.build_selftests(layout, "patched", variant.arch, args.jobs)
     image = build.build_kernel(layout, variant, args.jobs)
     runs = plans.select(plans.PLANS[args.plan], variant.arch)
@@ -190,7 +195,8 @@ def cmd_compare_dumps(layout, args):
     from .results import stage2_dumps
     dumps = []
     for v in (args.a, args.b):
-        path = layout.runs(v, "console.log")
+        # A variant's last boot, or a console log kept from an earlier one.
+        path = v if os.path.isfile(v) else layout.runs(v, "console.log")
         try:
             with open(path, errors="replace") as f:
                 dumps.append(stage2_dumps(parse(f.read())))
@@ -213,7 +219,8 @@ def cmd_compare_dumps(layout, args):
                                                 args.a, args.b, n=1))[:40]))
     print(f"{len(tests) - differ} identical, {differ} different")
     return 1 if differ else 0
-cmd_compare_dumps = option("a", help="a variant, e.g. arm64-4k-base+trace")(cmd_compare_dumps)
+cmd_compare_dumps = option("a", help="a variant, e.g. arm64-4k-base+trace, or a console "
+                           "log")(cmd_compare_dumps)
 cmd_compare_dumps = option("b", help="another, e.g. arm64-4k-patched+trace")(cmd_compare_dumps)
 
 COMMANDS["compare-dumps"] = cmd_compare_dumps

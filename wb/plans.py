@@ -32,7 +32,13 @@ class Run:
 
     @property
     def binary(self):
-        return self.argv[0]
+        return self.argv[0] if self.argv else None
+
+
+def kunit(suite, arches=()):
+    """A KUnit suite built into the kernel, which ran at boot: its results.
+    Needs the +kunit overlay (KUnit's debugfs and the suite)."""
+    return Run(suite, (), arches=arches, takes_mode=False, before=(f"kunit {suite}",))
 
 
 # The correctness tests of `make check`: dirty logging must lose no page with
@@ -58,7 +64,11 @@ CHECK = (
 # DEBUG_ATOMIC_SLEEP, DEBUG_VM, DEBUG_LIST): the runs that split, where a
 # splat would show; anonymous memory, which splits nothing, is left out.
 def for_debug(runs):
-    return tuple(r for r in runs if r.name != "dirty_log_test.anonymous")
+    return tuple(r for r in runs if r.name != "dirty_log_test.anonymous") + KUNIT
+
+
+# The KUnit suites of the series, run at boot by +kunit kernels.
+KUNIT = (kunit("kvm_arm64_pgtable_walk", arches=("arm64",)),)
 
 # `make bench` in its first form: dirty_log_perf_test's own figures.
 # Without -g the test uses manual protect with INITIALLY_SET, so splitting
@@ -81,21 +91,52 @@ def argv(run, target):
     """The command line of a Run on a target.
 
     Adds the target's guest mode, and fills in {pmd}, the target's
-    PMD-level block size, and {eager}, which asks for eager splitting in
-    PMD-sized chunks where that has to be asked for (arm64).
+    PMD-level block size; {hugetlb}, the hugetlb backing of that size
+    (2M at 4K, 32M at 16K, 512M at 64K: smaller hugetlb pages of 16K and
+    64K kernels are contiguous PTEs, which the stage-2 maps with pages);
+    {size}, the target's memslot size for a split (a 64K THP block is
+    512M); and {eager}, which asks for eager splitting in PMD-sized chunks
+    where that has to be asked for (arm64).
     """
     pmd = f"{target.hugepages_kb[0] // 1024}M"
     eager = ("-E", pmd) if target.arch.name == "arm64" else ()
+    fill = {"{pmd}": pmd, "{hugetlb}": pmd_hugetlb(target),
+            "{size}": size_arg(target.split_bytes)}
+    if not run.argv:
+        return ()
     out = []
     for a in run.argv:
-        out += eager if a == "{eager}" else [a.replace("{pmd}", pmd)]
+        if a == "{eager}":
+            out += eager
+            continue
+        for key, value in fill.items():
+            a = a.replace(key, value)
+        out.append(a)
     if run.takes_mode and target.guest_mode:
         out += ["-m", target.guest_mode]
     return tuple(out)
 
 
+def pmd_hugetlb(target):
+    """The hugetlb backing whose pages the stage-2 maps with PMD-level blocks."""
+    return "anonymous_hugetlb_" + size_arg(target.hugepages_kb[0] << 10).lower() + "b"
+
+
+# A Run's hugepages entry ("pmd", NBYTES) asks for enough of the target's
+# PMD-sized pages to back NBYTES ("{size}": the target's split size).
+PMD = "pmd"
+
+
 def _reserved(run, target):
-    return tuple((kb, n) for kb, n in run.hugepages if kb in target.hugepages_kb)
+    out = []
+    for kb, n in run.hugepages:
+        if kb == PMD:
+            kb = target.hugepages_kb[0]
+            nbytes = target.split_bytes if n == "{size}" else n
+            n = -(-nbytes // (kb << 10))
+        if kb in target.hugepages_kb:
+            out.append((kb, n))
+    return tuple(out)
 
 
 def render(runs, target, bindir="/bin", manage_memory=True):
@@ -118,7 +159,8 @@ def render(runs, target, bindir="/bin", manage_memory=True):
         if sizes != held:
             lines += [f"hugepages {kb} {n}" for kb, n in sizes]
         lines += list(r.before) + _profile_on(r)
-        lines.append(f"run {r.name} {r.timeout} {bindir}/{' '.join(argv(r, target))}")
+        if r.argv:
+            lines.append(f"run {r.name} {r.timeout} {bindir}/{' '.join(argv(r, target))}")
         lines += _profile_off(r) + list(r.after)
         if sizes != following:
             lines += [f"hugepages {kb} 0" for kb, _ in sizes]
@@ -147,17 +189,19 @@ def _profile_off(run):
 
 
 def binaries(runs):
-    return sorted({r.binary for r in runs})
+    return sorted({r.binary for r in runs if r.binary})
 
 
 def _split_counts(profile, arches=()):
-    """One counted run per backing and path: a 256M memslot, one VM."""
+    """One counted run per backing and path: one VM, one memslot of the
+    target's split size (256M; 1G at 64K, where a THP block is 512M)."""
     return tuple(
-        Run(f"counts.{backing}.{path}",
-            ("dirty_log_split_test", "-s", backing, "-b", "256M", "-r", "1", "-p", path),
+        Run(f"counts.{name}.{path}",
+            ("dirty_log_split_test", "-s", backing, "-b", "{size}", "-r", "1", "-p", path),
             hugepages=hp, profile=profile, arches=arches)
-        for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
-                            ("anonymous_hugetlb_2mb", ((2048, 140),)))
+        for name, backing, hp in (("anonymous", "anonymous", ()),
+                                  ("anonymous_thp", "anonymous_thp", ()),
+                                  ("hugetlb_pmd", "{hugetlb}", ((PMD, "{size}"),)))
         for path in ("enable", "clear"))
 
 
@@ -166,7 +210,7 @@ def _split_counts(profile, arches=()):
 # Calls of arm64's split visitor per dirty-log enable or CLEAR, on memory
 # mapped with pages (anonymous: the split finds nothing to do), with THP
 # and with 2M hugetlb.  Needs a +trace kernel.
-WALK_COUNTS = _split_counts(("stage2_split_walker",))
+WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk"))
 
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
@@ -255,17 +299,79 @@ PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arch
                           for i in range(1, 9))
 
 # The stage-2 after each split, to compare base and patched tables line by
-# line: already-split memory, THP and 2M hugetlb, both paths.  (A 1G block
-# split in 2M chunks, the path that does not force PTEs, needs a 1G page
-# reserved at boot; runtime reservation fails in a 2G guest.)  Needs an
-# arm64 +trace kernel.
+# line (make compare-dumps), on both paths: memory already mapped with pages,
+# THP and hugetlb blocks at the granule's PMD level; several memslots; and a
+# memslot that starts 2M into a 1G region and ends 1M into a THP block, so
+# that walks begin and end inside level-1 and level-2 tables.  Needs an arm64
+# +trace kernel (CONFIG_PTDUMP_STAGE2_DEBUGFS).
+def _dump(name, path, *args, hugepages=()):
+    return Run(f"dump.{name}.{path}",
+               ("dirty_log_split_test", "-r", "1", "-p", path, "-d") + args,
+               hugepages=hugepages, arches=("arm64",))
+
+
 STAGE2_DUMPS = tuple(
-    Run(f"dump.{backing}.{path}",
-        ("dirty_log_split_test", "-s", backing, "-b", "64M", "-r", "1", "-p", path, "-d"),
-        hugepages=hp, arches=("arm64",))
-    for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
-                        ("anonymous_hugetlb_2mb", ((2048, 40),)))
-    for path in ("enable", "clear"))
+    run
+    for path in ("enable", "clear")
+    for run in (
+        _dump("anonymous", path, "-s", "anonymous", "-b", "{size}"),
+        _dump("thp", path, "-s", "anonymous_thp", "-b", "{size}"),
+        _dump("hugetlb_pmd", path, "-s", "{hugetlb}", "-b", "{size}",
+              hugepages=((PMD, "{size}"),)),
+        _dump("thp.4slots", path, "-s", "anonymous_thp", "-b", "{size}", "-x", "4"),
+        _dump("thp.unaligned", path, "-s", "anonymous_thp", "-b", "255M", "-o", "2M"),
+    ))
+
+# Level-1 blocks (1G at 4K): split whole when the eager-split chunk covers a
+# block (-E 1G: the cache holds 513 pages, create_unlinked() builds down to
+# PTEs), and a level at a time when it does not (-E 2M).  1G pages must be
+# reserved at boot: make run V=arm64-4k-...+trace PLAN=stage2-dumps-1g
+# MEM=4G CMDLINE='hugepagesz=1G hugepages=1'.
+STAGE2_DUMPS_1G = tuple(
+    Run(f"dump.hugetlb_1gb.{path}.chunk_{chunk}",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
+         "-p", path, "-E", chunk, "-d"),
+        hugepages=((1048576, 1),), arches=("arm64",))
+    for chunk in ("2M", "1G") for path in ("enable", "clear"))
+
+# Visitor calls and walker recursions (one per table entered) of the same
+# level-1 splits: the 'leafonly' experiment saves one table entered per 1G
+# block split whole.  Same boot requirements as stage2-dumps-1g.
+WALK_COUNTS_1G = tuple(
+    Run(f"counts.hugetlb_1gb.{path}.chunk_{chunk}",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
+         "-p", path, "-E", chunk),
+        hugepages=((1048576, 1),), arches=("arm64",),
+        profile=("stage2_split_walker", "__kvm_pgtable_walk"))
+    for chunk in ("2M", "1G") for path in ("enable", "clear"))
+
+# The correctness runs of `make check` for any arm64 granule, with eager
+# splitting on: hugetlb at the granule's PMD block size (2M, 32M, 512M)
+# where check's runs use 2M pages, which 16K and 64K kernels map with
+# contiguous PTEs and the stage-2 with pages.  Every hugetlb run reserves
+# the same pages, so that one boot-time reservation serves them all: at 64K,
+# boot with MEM=4G CMDLINE='hugepagesz=512M hugepages=3'.  Add
+# CMDLINE=kvm-arm.mode=nvhe for nVHE.
+_DIRTY_LOG_TEST_BYTES = (1 << 30) + 1     # 1G and 3 pages, in whole hugepages
+GRANULE_CHECK = (
+    Run("dirty_log_test.thp", ("dirty_log_test", "-s", "anonymous_thp")),
+    Run("dirty_log_test.thp.eager", ("dirty_log_test", "-s", "anonymous_thp", "-E", "{pmd}")),
+    Run("dirty_log_test.hugetlb_pmd.eager",
+        ("dirty_log_test", "-s", "{hugetlb}", "-E", "{pmd}"),
+        hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
+    Run("dirty_log_split_test.hugetlb_pmd.enable",
+        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-p", "enable"),
+        hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
+    Run("dirty_log_split_test.hugetlb_pmd.clear",
+        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-p", "clear"),
+        hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
+    Run("dirty_log_split_test.thp.clear_256K",
+        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-r", "1", "-p", "clear",
+         "-c", "256K")),
+    Run("page_fault_test", ("page_fault_test",)),
+)
+GRANULE_CHECK = tuple(Run(r.name, r.argv, r.timeout, ("arm64",), r.takes_mode, r.hugepages)
+                      for r in GRANULE_CHECK)
 
 # Eager splitting asked for where the stage-2 belongs to pKVM: boot with
 # CMDLINE=kvm-arm.mode=protected.
@@ -310,7 +416,20 @@ def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
                profile=profile, takes_mode=not mode)
 
 
-PLANS = {"check": CHECK, "riscv-split-counts": RISCV_SPLIT_COUNTS, "riscv-eager": RISCV_EAGER,
-         "riscv-split-fallback": RISCV_SPLIT_FALLBACK, "riscv-1g": RISCV_1G, "leak-check": LEAK_CHECK, "pkvm-eager": PKVM_EAGER, "bench": BENCH, "walk-counts": WALK_COUNTS,
-         "stage2-dumps": STAGE2_DUMPS,
-         "page-fault-repeat": PAGE_FAULT_REPEAT}
+PLANS = {
+    "check": CHECK,
+    "bench": BENCH,
+    "walk-counts": WALK_COUNTS,
+    "walk-counts-1g": WALK_COUNTS_1G,
+    "stage2-dumps": STAGE2_DUMPS,
+    "stage2-dumps-1g": STAGE2_DUMPS_1G,
+    "granule-check": GRANULE_CHECK,
+    "kunit": KUNIT,
+    "pkvm-eager": PKVM_EAGER,
+    "page-fault-repeat": PAGE_FAULT_REPEAT,
+    "riscv-split-counts": RISCV_SPLIT_COUNTS,
+    "riscv-eager": RISCV_EAGER,
+    "riscv-1g": RISCV_1G,
+    "riscv-split-fallback": RISCV_SPLIT_FALLBACK,
+    "leak-check": LEAK_CHECK,
+}

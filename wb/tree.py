@@ -15,7 +15,7 @@ import tempfile
 
 from .errors import WorkbenchError
 from .source import BASE_TAG, GIT_IDENTITY, git
-from .util import progress, run, write_atomic
+from .util import progress, run, sha256_file, write_atomic
 
 # git am and format-patch must not see the user's own git config: settings
 # such as format.thread or apply.whitespace would change what they write.
@@ -80,6 +80,77 @@ def ensure_worktrees(layout):
     if not os.path.isdir(base):
         git(layout.tree("patched"), "worktree", "prune")
         git(layout.tree("patched"), "worktree", "add", "-q", "--detach", base, BASE_TAG)
+
+
+def experiment_patches(layout, name):
+    from .arches import EXPERIMENTS
+    d = os.path.join(layout.series, EXPERIMENTS[name].directory)
+    return sorted(glob.glob(os.path.join(d, "*.patch")))
+
+
+def ensure_experiment(layout, name):
+    """build/tree/NAME: 'patched' plus the experiment's patches, on branch NAME.
+
+    Re-applied whenever 'patched' or the patch files change, so that the
+    experiment is always measured against the series as it stands.
+    """
+    repo, wt = layout.tree("patched"), layout.tree(name)
+    patches = experiment_patches(layout, name)
+    if not patches:
+        from .arches import EXPERIMENTS
+        raise WorkbenchError(f"kernel '{name}' is an experiment with no patches in "
+                             f"series/{EXPERIMENTS[name].directory}")
+    stamp_path = wt + ".stamp"
+    stamp = "\n".join([git(repo, "rev-parse", "patched")]
+                      + [sha256_file(p) for p in patches]) + "\n"
+    try:
+        with open(stamp_path) as f:
+            if f.read() == stamp and os.path.isdir(wt):
+                return wt
+    except FileNotFoundError:
+        pass
+    if not os.path.isdir(wt):
+        git(repo, "worktree", "prune")
+        git(repo, "worktree", "add", "-q", "-f", "-B", name, wt, "patched")
+    git(wt, "am", "--abort", check=False)
+    git(wt, "checkout", "-q", "-f", "-B", name, "patched")
+    for patch in patches:
+        rc, out = run(["git", "-C", wt, "am", "-q", "--committer-date-is-author-date",
+                       "--keep-cr", os.path.abspath(patch)], "git am", env=COMMITTER,
+                      check=False)
+        if rc != 0:
+            git(wt, "am", "--abort", check=False)
+            raise WorkbenchError(
+                f"experiment patch {os.path.relpath(patch)} does not apply on the "
+                f"series: rebase it on branch 'patched' and export it again.\n"
+                f"--- git am ---\n{out.strip()[-2000:]}")
+    write_atomic(stamp_path, stamp)
+    progress("tree", f"{wt}: patched + {len(patches)} experiment patch(es)")
+    return wt
+
+
+def export_experiment(layout, name):
+    """Write branch NAME's commits on top of 'patched' into its directory."""
+    repo = layout.tree("patched")
+    rc, _ = git(repo, "rev-parse", "--verify", "-q", name, check=False)
+    if rc != 0:
+        return 0
+    from .arches import EXPERIMENTS
+    out = os.path.join(layout.series, EXPERIMENTS[name].directory)
+    os.makedirs(out, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=out, prefix=".export.")
+    try:
+        git(repo, "format-patch", "-q", "--zero-commit", "--no-signature",
+            "--no-encode-email-headers", "--abbrev=12", "-o", tmp, f"patched..{name}",
+            env=ISOLATED)
+        new = sorted(os.listdir(tmp))
+        for old in glob.glob(os.path.join(out, "*.patch")):
+            os.unlink(old)
+        for f in new:
+            os.replace(os.path.join(tmp, f), os.path.join(out, f))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return len(new)
 
 
 def _dirty(repo):
@@ -211,6 +282,11 @@ def export(layout, dest=None, quiet=False):
             progress("export", f"series/{name}: {len(shas)} patch(es)")
     if dest == layout.series:
         _mark_in_sync(layout)
+        from .arches import EXPERIMENTS
+        for name in EXPERIMENTS:
+            n = export_experiment(layout, name)
+            if n and not quiet:
+                progress("export", f"series/{EXPERIMENTS[name].directory}: {n} patch(es)")
 
 
 def _pin_cover_date(repo, outdir, tip):
