@@ -41,6 +41,7 @@ help:
 	@echo "                    QUICK=1 (arm64-4k + riscv64, THP, one boot each: < 10 min)"
 	@echo "                    TARGETS= KERNELS= BACKINGS= PATHS= CELLS=target/backing/path"
 	@echo "                    SIZE= (per vCPU) VCPUS= REPS= (per boot) BOOTS= (per kernel)"
+	@echo "                    CHUNK= (arm64 eager-split chunk; default the PMD block)"
 	@echo "                    ICOUNT=N (QEMU -icount shift=N) COUNTS=1 (+trace call counts)"
 	@echo "                    LABEL= DRY=1 (print the matrix and its time, run nothing)"
 	@echo "                    TARGET=host: natively on the running kernel (LABEL=base, then"

@@ -315,6 +315,24 @@ class ReportTest(unittest.TestCase):
         self.assertIn("no significant difference", dirty)
         self.assertNotIn("calls", lines[0])
 
+    def test_an_experiment_is_compared_with_the_series(self):
+        recs = synthetic_records()
+        for boot in (1, 2, 3):
+            recs.append(_rec("leafonly", "split.anonymous_thp.enable",
+                             {"enable_s": [0.0025, 0.0026]}, boot=boot))
+        header = report.table(recs).splitlines()[0]
+        self.assertIn("leafonly/base [95% CI]", header)
+        self.assertIn("leafonly/patched [95% CI]", header)
+        self.assertLess(header.index("patched median"), header.index("leafonly median"))
+
+    def test_chunk_sets_arm64_eager_split_chunk_only(self):
+        cfg = bench.config_from_env({"TARGETS": "arm64-4k,riscv64", "BACKINGS": "hugetlb_1gb",
+                                     "PATHS": "enable", "CHUNK": "1G"})
+        argvs = {b.target.name: plans.argv(b.runs[0], b.target)
+                 for b in bench.schedule(cfg)[0]}
+        self.assertIn(("-E", "1G"), list(zip(argvs["arm64-4k"], argvs["arm64-4k"][1:])))
+        self.assertNotIn("-E", argvs["riscv64"])
+
     def test_call_counts_stand_next_to_the_times(self):
         text = report.table(synthetic_records(calls=True))
         self.assertIn("calls/op (base/patched)", text.splitlines()[0])

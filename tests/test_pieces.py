@@ -76,8 +76,13 @@ class PlanTest(unittest.TestCase):
         self.assertRegex(text, r"hugepages 2048 520\nrun dirty_log_test.hugetlb_2mb .*\n"
                                r"hugepages 2048 0\n")
         self.assertIn("run page_fault_test 300 /bin/page_fault_test -m 6", text)
-        text = plans.render(plans.CHECK, TARGETS["arm64-64k"])
-        self.assertNotIn("hugepages 2048", text)
+        # 64K has 2M hugepages (contiguous PTEs) but no 1G ones.
+        text = plans.render(plans.CHECK + plans.STAGE2_DUMPS_1G, TARGETS["arm64-64k"])
+        self.assertIn("hugepages 2048 520", text)
+        self.assertNotIn("hugepages 1048576", text)
+        text = plans.render(plans.WALK_COUNTS, TARGETS["arm64-64k"])
+        self.assertRegex(text, r"hugepages 524288 2\n(set .*\n)*run counts.hugetlb_pmd.enable "
+                               r"300 /bin/dirty_log_split_test -s anonymous_hugetlb_512mb -b 1G")
         self.assertNotIn("page_fault_test", plans.render(
             plans.select(plans.CHECK, TARGETS["riscv64"].arch), TARGETS["riscv64"]))
 

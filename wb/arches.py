@@ -88,7 +88,10 @@ class Target:
     name: str
     arch: Arch
     fragments: tuple = ()
-    # Hugepage sizes in kB: the PMD-level size first, then the PUD-level one.
+    # Hugepage sizes in kB: the PMD-level block first, then the others a
+    # guest can reserve.  At 16K and 64K, 2M hugepages are contiguous PTEs,
+    # which the stage-2 maps with pages, and 1G at 16K contiguous PMDs,
+    # which it maps with 32M blocks.
     hugepages_kb: tuple = (2048, 1048576)
     page_kb: int = 4
     # Selftest guest mode (-m) matching the granule; "" lets a test try all.
@@ -100,10 +103,14 @@ class Target:
 TARGETS = {
     # Guest modes 6, 7, 8: 40-bit IPA with 4K, 16K, 64K pages (kvm_util.h).
     "arm64-4k": Target("arm64-4k", ARCHES["arm64"], ("arm64-4k",), (2048, 1048576), 4, "6"),
-    "arm64-16k": Target("arm64-16k", ARCHES["arm64"], ("arm64-16k",), (32768,), 16, "7"),
-    "arm64-64k": Target("arm64-64k", ARCHES["arm64"], ("arm64-64k",), (524288,), 64, "8",
+    "arm64-16k": Target("arm64-16k", ARCHES["arm64"], ("arm64-16k",), (32768, 2048, 1048576),
+                        16, "7"),
+    "arm64-64k": Target("arm64-64k", ARCHES["arm64"], ("arm64-64k",), (524288, 2048), 64, "8",
                         1 << 30),
-    "riscv64": Target("riscv64", ARCHES["riscv64"], (), (2048, 1048576), 4, ""),
+    # VM_MODE_P56V48_4K: Sv57x4, QEMU's widest; the narrower g-stage modes,
+    # which QEMU 7.2 cannot run at the top of their address space, have a
+    # plan of their own (riscv-modes).
+    "riscv64": Target("riscv64", ARCHES["riscv64"], (), (2048, 1048576), 4, "18"),
 }
 
 

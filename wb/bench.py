@@ -69,7 +69,7 @@ HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 THP_SYSFS = "/sys/kernel/mm/transparent_hugepage/enabled"
 # Knobs read from the environment (make bench VAR=...), in the order shown.
 KNOBS = ("TARGET", "TARGETS", "KERNELS", "BACKINGS", "PATHS", "CELLS", "SIZE", "VCPUS",
-         "REPS", "BOOTS", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
+         "REPS", "BOOTS", "CHUNK", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
 
 
 @dataclass
@@ -84,6 +84,7 @@ class Config:
     vcpus: int = 1
     reps: int = 2                   # -r: repetitions inside one run
     boots: int = 3                  # boots per kernel, interleaved
+    chunk: int = None               # arm64 eager-split chunk; None: the PMD block
     icount: str = ""                # QEMU -icount shift=...
     counts: tuple = ()              # functions to count; needs +trace kernels
     label: str = "bench"
@@ -173,6 +174,8 @@ def config_from_env(env):
         cfg = replace(cfg, size=parse_size(env["SIZE"]))
     cfg = replace(cfg, vcpus=_int(env, "VCPUS", cfg.vcpus), reps=_int(env, "REPS", cfg.reps),
                   boots=_int(env, "BOOTS", cfg.boots))
+    if env.get("CHUNK"):
+        cfg = replace(cfg, chunk=parse_size(env["CHUNK"]))
     if env.get("ICOUNT"):
         if host:
             raise WorkbenchError("ICOUNT is a QEMU option; TARGET=host runs no QEMU")
@@ -364,10 +367,11 @@ def runs_for(cfg, target, chosen):
         vcpu_bytes, pages, kb = cell_bytes(cfg, target, c.backing)
         margin = 12 if kb and kb < BOOT_TIME_KB else 0
         seconds = rep_seconds(target, c.backing, vcpu_bytes, cfg.vcpus)
+        chunk = cfg.chunk if cfg.chunk and target.arch.name == "arm64" else None
         run = plans.split_run(c.backing, c.path, vcpu_bytes, cfg.vcpus, cfg.reps,
                               timeout=int(120 + 4 * scale * cfg.reps * seconds),
                               hugepages=((kb, pages + margin),) if kb else (),
-                              profile=count_functions(cfg, target), mode=mode)
+                              profile=count_functions(cfg, target), mode=mode, chunk=chunk)
         out.append(run)
         per_rep[run.name] = seconds
     return out, per_rep

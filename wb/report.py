@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from . import stats
+from .arches import EXPERIMENTS
 
 # dirty_log_split_test's figures: <path>_s (the timed operation) and
 # <path>_dirty_pass_s (the vCPUs writing every page once afterwards).
@@ -27,7 +28,7 @@ COLUMNS = (
     ("clear_dirty_log_s", 0, "1st clear"),
     ("get_dirty_log_s", 0, "1st get"),
 )
-KERNEL_ORDER = ("base", "patched", "ref")
+KERNEL_ORDER = ("base", "patched", "ref") + tuple(EXPERIMENTS)
 PLOT = "time-saved.svg"
 
 
@@ -190,12 +191,14 @@ def grid(records):
     rs = rows(records)
     kernels = kernel_order({k for r in rs for k in r.samples})
     others = [k for k in kernels if k != "base"] if "base" in kernels else []
-    # The RISC-V goal is set against upstream's own eager split: patched/ref.
-    vs_ref = "patched" in kernels and "ref" in kernels
+    # The RISC-V goal is set against upstream's own eager split: patched/ref;
+    # an experiment earns its place against the series: experiment/patched.
+    pairs = ([("patched", "ref")] if "patched" in kernels and "ref" in kernels else []) + [
+        (k, "patched") for k in kernels if k in EXPERIMENTS and "patched" in kernels]
     header = (["target", "backing", "path", "figure", "size"]
               + [f"{k} median (min-max)" for k in kernels]
               + [f"{k}/base [95% CI]" for k in others]
-              + (["patched/ref [95% CI]"] if vs_ref else []) + ["n"])
+              + [f"{a}/{b} [95% CI]" for a, b in pairs] + ["n"])
     with_calls = any(r.calls for r in rs)
     if with_calls:
         header.append("calls/op (" + "/".join(kernels) + ")")
@@ -204,8 +207,8 @@ def grid(records):
         line = ([r.target, r.test, r.path or "-", r.figure, r.size]
                 + [_cell(r.samples.get(k, [])) for k in kernels]
                 + [_ratio(r.compare(k)) for k in others]
-                + ([_ratio(r.compare("patched", against="ref")) if "ref" in r.samples else "-"]
-                   if vs_ref else [])
+                + [_ratio(r.compare(a, against=b)) if a in r.samples and b in r.samples
+                   else "-" for a, b in pairs]
                 + ["/".join(str(stats.summary(r.samples.get(k, []))["n"]) for k in kernels)])
         if with_calls:
             line.append(_calls(r, kernels))
