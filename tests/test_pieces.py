@@ -141,3 +141,16 @@ class ProfileTest(unittest.TestCase):
         recs = from_ktap(ktap.parse(console), Variant(FAKE_TARGET, "base"), {})
         self.assertEqual([r.name for r in recs], ["perf"])
         self.assertEqual(recs[0].values["calls:stage2_split_walker"], [65676])
+
+
+class ProfileNameTest(unittest.TestCase):
+    def test_cut_names_get_their_full_name_and_misses_count_zero(self):
+        from wb.results import Record, name_profiled
+        rec = Record(stage="run", name="r", status="pass",
+                     values={"calls:kvm_arch_flush_remote_tlbs_ran": [4110],
+                             "calls:kvm_riscv_mmu_map": [7]})
+        name_profiled(rec, ("kvm_arch_flush_remote_tlbs_range", "kvm_riscv_mmu_map",
+                            "kvm_riscv_gstage_split_huge"))
+        self.assertEqual(rec.values, {"calls:kvm_arch_flush_remote_tlbs_range": [4110],
+                                      "calls:kvm_riscv_mmu_map": [7],
+                                      "calls:kvm_riscv_gstage_split_huge": [0]})

@@ -160,9 +160,7 @@ def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=(),
     # it does not list was called 0 times.
     profiled = {r.name: r.profile for r in runs if r.profile}
     for rec in records:
-        for fn in profiled.get(rec.name, ()):
-            if rec.status == "pass":
-                rec.values.setdefault(f"calls:{fn}", [0])
+        results.name_profiled(rec, profiled.get(rec.name, ()))
     reported = {t.name for t in ktap.results}
     for r in runs:
         if r.name not in reported:

@@ -95,13 +95,15 @@ def argv(run, target):
     (2M at 4K, 32M at 16K, 512M at 64K: smaller hugetlb pages of 16K and
     64K kernels are contiguous PTEs, which the stage-2 maps with pages);
     {size}, the target's memslot size for a split (a 64K THP block is
-    512M); and {eager}, which asks for eager splitting in PMD-sized chunks
+    512M), and {size-half-pmd}, half a block less; and {eager}, which asks for eager splitting in PMD-sized chunks
     where that has to be asked for (arm64).
     """
     pmd = f"{target.hugepages_kb[0] // 1024}M"
     eager = ("-E", pmd) if target.arch.name == "arm64" else ()
+    pmd_bytes = target.hugepages_kb[0] << 10
     fill = {"{pmd}": pmd, "{hugetlb}": pmd_hugetlb(target),
-            "{size}": size_arg(target.split_bytes)}
+            "{size}": size_arg(target.split_bytes),
+            "{size-half-pmd}": size_arg(target.split_bytes - pmd_bytes // 2)}
     if not run.argv:
         return ()
     out = []
@@ -363,8 +365,9 @@ PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arch
 # The stage-2 after each split, to compare base and patched tables line by
 # line (make compare-dumps), on both paths: memory already mapped with pages,
 # THP and hugetlb blocks at the granule's PMD level; several memslots; and a
-# memslot that starts 2M into a 1G region and ends 1M into a THP block, so
-# that walks begin and end inside level-1 and level-2 tables.  Needs an arm64
+# memslot that starts one PMD block into a level-1 region and ends half-way
+# through a THP block, so that walks begin inside a level-1 table and end
+# inside a level-2 one.  Needs an arm64
 # +trace kernel (CONFIG_PTDUMP_STAGE2_DEBUGFS).
 def _dump(name, path, *args, hugepages=()):
     return Run(f"dump.{name}.{path}",
@@ -381,7 +384,8 @@ STAGE2_DUMPS = tuple(
         _dump("hugetlb_pmd", path, "-s", "{hugetlb}", "-b", "{size}",
               hugepages=((PMD, "{size}"),)),
         _dump("thp.4slots", path, "-s", "anonymous_thp", "-b", "{size}", "-x", "4"),
-        _dump("thp.unaligned", path, "-s", "anonymous_thp", "-b", "255M", "-o", "2M"),
+        _dump("thp.unaligned", path, "-s", "anonymous_thp", "-b", "{size-half-pmd}",
+              "-o", "{pmd}"),
     ))
 
 # Level-1 blocks (1G at 4K): split whole when the eager-split chunk covers a

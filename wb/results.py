@@ -66,6 +66,23 @@ def profile_counts(diag):
     return counts
 
 
+def name_profiled(rec, functions):
+    """Give a record's call counts the full names of the profiled functions.
+
+    trace_stat cuts function names to 30 characters, so a long one comes
+    back as a prefix; the profiler also lists only functions that were hit,
+    so a profiled function it does not list was called 0 times.
+    """
+    for key in [k for k in rec.values if k.startswith("calls:")]:
+        name = key[len("calls:"):]
+        full = [f for f in functions if f != name and f.startswith(name)]
+        if name not in functions and len(full) == 1:
+            rec.values[f"calls:{full[0]}"] = rec.values.pop(key)
+    if rec.status == "pass":
+        for fn in functions:
+            rec.values.setdefault(f"calls:{fn}", [0])
+
+
 def from_ktap(result, variant, params_by_name):
     """A Record per KTAP test of one boot.
 
