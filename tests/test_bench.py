@@ -192,6 +192,12 @@ class MatrixTest(unittest.TestCase):
         self.assertIn("-b", plans.argv(a64.runs[0], a64.target))
         self.assertEqual(plans.argv(a64.runs[0], a64.target)[4], "1G")
 
+    def test_host_pmd_block_follows_the_page_size(self):
+        for page, pmd in ((4096, 2048), (16384, 32768), (65536, 524288)):
+            with mock.patch("os.sysconf", return_value=page), \
+                 mock.patch("os.listdir", return_value=[]):
+                self.assertEqual(bench.host_target().hugepages_kb[0], pmd)
+
     def test_an_experiment_kernel_runs_only_where_it_can_change_anything(self):
         cfg = bench.config_from_env({"TARGETS": "arm64-4k,arm64-16k,riscv64",
                                      "KERNELS": "base,patched,leafonly,ref"})

@@ -428,7 +428,7 @@ def describe_schedule(cfg, boots, skipped):
                      f"about {_minutes(sum(b.estimate for b in tb))}")
         for r in runs:
             lines.append(f"    {' '.join(plans.argv(r, tb[0].target))}")
-        if tb[0].cmdline:
+        if tb[0].cmdline and not cfg.host:
             lines.append(f"    kernel command line + {' '.join(tb[0].cmdline)}; "
                          f"QEMU -m {tb[0].mem}")
     for cell, reason in skipped:
@@ -704,7 +704,7 @@ def host_target():
     name, karch = HOST_ARCHES.get(platform.machine(), (platform.machine(),
                                                        platform.machine()))
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
-    pmd_kb = page_kb * page_kb * 1024 // 8 // 1024
+    pmd_kb = page_kb * (page_kb * 1024 // 8)      # a page of 8-byte entries, each a page
     try:
         sizes = sorted(int(m.group(1)) for m in (re.match(r"hugepages-(\d+)kB$", d)
                                                  for d in os.listdir(HUGEPAGES_SYSFS)) if m)

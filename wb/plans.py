@@ -492,6 +492,8 @@ PLANS = {
     "stage2-dumps": STAGE2_DUMPS,
     "stage2-dumps-1g": STAGE2_DUMPS_1G,
     "granule-check": GRANULE_CHECK,
+    # On a +debug+kunit kernel: the same with lockdep & co., and KUnit.
+    "granule-debug": GRANULE_CHECK + KUNIT,
     "kunit": KUNIT,
     "pkvm-eager": PKVM_EAGER,
     "page-fault-repeat": PAGE_FAULT_REPEAT,
