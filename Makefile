@@ -58,6 +58,7 @@ help:
 	@echo "                    e.g. V=arm64-4k-patched+trace PLAN=walk-counts;"
 	@echo "                    CMDLINE='kvm-arm.mode=nvhe' adds kernel parameters,"
 	@echo "                    MEM=4G sizes the guest (default 2G)"
+	@echo "                    ONLY='dump.thp*' keeps only the plan's runs that match"
 	@echo "  make compare-dumps A=... B=...  compare the stage-2 tables two variants left"
 	@echo "                    after splits (run PLAN=stage2-dumps on both first)"
 	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"

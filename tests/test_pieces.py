@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+from unittest import mock
 
 from tests.fakes import FAKE_TARGET
 from wb import boot, ktap, plans, util
@@ -154,3 +155,35 @@ class ProfileNameTest(unittest.TestCase):
         self.assertEqual(rec.values, {"calls:kvm_arch_flush_remote_tlbs_range": [4110],
                                       "calls:kvm_riscv_mmu_map": [7],
                                       "calls:kvm_riscv_gstage_split_huge": [0]})
+
+
+class SparseToolTest(unittest.TestCase):
+    """A sparse the kernel accepts: the system's, else one built from Debian source."""
+
+    def setUp(self):
+        self.tree = tempfile.mkdtemp(prefix="wb-sparse-")
+        os.makedirs(os.path.join(self.tree, "scripts"))
+        self.addCleanup(shutil.rmtree, self.tree, ignore_errors=True)
+
+    def _checker(self, accepts):
+        with open(os.path.join(self.tree, "scripts", "checker-valid.sh"), "w") as f:
+            f.write(f"#!/bin/sh\necho {1 if accepts else 0}\n")
+
+    def test_system_sparse_is_used_when_the_kernel_accepts_it(self):
+        from wb import tools
+        self._checker(True)
+        with mock.patch("shutil.which", return_value="/usr/bin/sparse"), \
+             mock.patch.object(tools, "build_sparse") as build:
+            self.assertEqual(tools.sparse(None, self.tree), ("/usr/bin/sparse", ""))
+        build.assert_not_called()
+
+    def test_a_refused_sparse_is_replaced_or_explained(self):
+        from wb import tools
+        from wb.errors import WorkbenchError
+        self._checker(False)
+        with mock.patch("shutil.which", return_value="/usr/bin/sparse"), \
+             mock.patch.object(tools, "build_sparse",
+                               side_effect=WorkbenchError("mirror unreachable")):
+            path, why = tools.sparse(None, self.tree)
+        self.assertIsNone(path)
+        self.assertIn("mirror unreachable", why)

@@ -14,7 +14,8 @@ import re
 import subprocess
 import sys
 
-from . import bisect as bisect_stage, boot, build, lint, plans, results, source, tree, warn
+from . import (bisect as bisect_stage, boot, build, lint, plans, results, source, tools,
+               tree, warn)
 from .arches import target as get_target
 from .errors import WorkbenchError
 from .ktap import parse
@@ -295,6 +296,10 @@ def static_checks(layout, tally, jobs, targets, built, bisect=True, warnings=Tru
         return
     known = {}
     if warnings:
+        if not sparse:
+            sparse, why = tools.sparse(layout, layout.tree("base"))
+            if why:
+                progress("warn", why)
         try:
             known = warn.check(layout, tally, jobs, targets, commits, sparse)
         except WorkbenchError as e:

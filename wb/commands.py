@@ -170,6 +170,11 @@ def cmd_run(layout, args):
     tests = build.build_selftests(layout, "patched", variant.arch, args.jobs)
     image = build.build_kernel(layout, variant, args.jobs)
     runs = plans.select(plans.PLANS[args.plan], variant.arch)
+    if args.only:
+        import fnmatch
+        runs = [r for r in runs if any(fnmatch.fnmatch(r.name, g) for g in args.only.split(","))]
+        if not runs:
+            raise WorkbenchError(f"ONLY={args.only} matches no run of plan '{args.plan}'")
     records = check.boot_and_run(layout, variant, image, tests, runs,
                                  cmdline=tuple(args.cmdline.split()), mem=args.mem)
     check.apply_known_failures(layout, records)
@@ -183,6 +188,8 @@ cmd_run = option("--cmdline", default=os.environ.get("CMDLINE", ""),
                  help="extra kernel parameters, e.g. kvm-arm.mode=protected")(cmd_run)
 cmd_run = option("--mem", default=os.environ.get("MEM", "2G"),
                  help="the guest's memory, e.g. 4G for a 1G hugepage")(cmd_run)
+cmd_run = option("--only", default=os.environ.get("ONLY", ""),
+                 help="comma-separated globs of the plan's runs to keep")(cmd_run)
 
 COMMANDS["run"] = cmd_run
 

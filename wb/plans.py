@@ -95,7 +95,8 @@ def argv(run, target):
     (2M at 4K, 32M at 16K, 512M at 64K: smaller hugetlb pages of 16K and
     64K kernels are contiguous PTEs, which the stage-2 maps with pages);
     {size}, the target's memslot size for a split (a 64K THP block is
-    512M), and {size-half-pmd}, half a block less; and {eager}, which asks for eager splitting in PMD-sized chunks
+    512M), {size-half-pmd}, half a block less, and {slots}, how many
+    memslots of whole blocks it splits into (4; 2 at 64K); and {eager}, which asks for eager splitting in PMD-sized chunks
     where that has to be asked for (arm64).
     """
     pmd = f"{target.hugepages_kb[0] // 1024}M"
@@ -103,7 +104,8 @@ def argv(run, target):
     pmd_bytes = target.hugepages_kb[0] << 10
     fill = {"{pmd}": pmd, "{hugetlb}": pmd_hugetlb(target),
             "{size}": size_arg(target.split_bytes),
-            "{size-half-pmd}": size_arg(target.split_bytes - pmd_bytes // 2)}
+            "{size-half-pmd}": size_arg(target.split_bytes - pmd_bytes // 2),
+            "{slots}": str(min(4, target.split_bytes // pmd_bytes))}
     if not run.argv:
         return ()
     out = []
@@ -383,7 +385,7 @@ STAGE2_DUMPS = tuple(
         _dump("thp", path, "-s", "anonymous_thp", "-b", "{size}"),
         _dump("hugetlb_pmd", path, "-s", "{hugetlb}", "-b", "{size}",
               hugepages=((PMD, "{size}"),)),
-        _dump("thp.4slots", path, "-s", "anonymous_thp", "-b", "{size}", "-x", "4"),
+        _dump("thp.slots", path, "-s", "anonymous_thp", "-b", "{size}", "-x", "{slots}"),
         _dump("thp.unaligned", path, "-s", "anonymous_thp", "-b", "{size-half-pmd}",
               "-o", "{pmd}"),
     ))
