@@ -96,7 +96,8 @@ def argv(run, target):
     64K kernels are contiguous PTEs, which the stage-2 maps with pages);
     {size}, the target's memslot size for a split (a 64K THP block is
     512M), {size-half-pmd}, half a block less, and {slots}, how many
-    memslots of whole blocks it splits into (4; 2 at 64K); and {eager}, which asks for eager splitting in PMD-sized chunks
+    memslots of whole blocks it splits into (4; 2 at 64K), and
+    {min-clear}, the smallest CLEAR chunk (64 pages); and {eager}, which asks for eager splitting in PMD-sized chunks
     where that has to be asked for (arm64).
     """
     pmd = f"{target.hugepages_kb[0] // 1024}M"
@@ -105,7 +106,8 @@ def argv(run, target):
     fill = {"{pmd}": pmd, "{hugetlb}": pmd_hugetlb(target),
             "{size}": size_arg(target.split_bytes),
             "{size-half-pmd}": size_arg(target.split_bytes - pmd_bytes // 2),
-            "{slots}": str(min(4, target.split_bytes // pmd_bytes))}
+            "{slots}": str(min(4, target.split_bytes // pmd_bytes)),
+            "{min-clear}": size_arg(64 * target.page_kb << 10)}
     if not run.argv:
         return ()
     out = []
@@ -433,9 +435,9 @@ GRANULE_CHECK = (
     Run("dirty_log_split_test.hugetlb_pmd.clear",
         ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-p", "clear"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
-    Run("dirty_log_split_test.thp.clear_256K",
+    Run("dirty_log_split_test.thp.clear_min",
         ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-r", "1", "-p", "clear",
-         "-c", "256K")),
+         "-c", "{min-clear}")),
     Run("page_fault_test", ("page_fault_test",)),
 )
 GRANULE_CHECK = tuple(Run(r.name, r.argv, r.timeout, ("arm64",), r.takes_mode, r.hugepages)
