@@ -122,32 +122,6 @@ class TreeTest(unittest.TestCase):
         with self.assertRaisesRegex(WorkbenchError, "not contiguous"):
             tree.export(self.wb.layout)
 
-
-BROKEN_PATCH = """From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
-From: t <t@invalid>
-Date: Thu, 1 Jan 2026 00:00:00 +0000
-Subject: [PATCH] KVM: arm64: Change a line that is not there
-
-Because.
----
- Makefile | 2 +-
- 1 file changed, 1 insertion(+), 1 deletion(-)
-
-diff --git a/Makefile b/Makefile
---- a/Makefile
-+++ b/Makefile
-@@ -1,3 +1,3 @@
- VERSION = 7
--PATCHLEVEL = 9
-+PATCHLEVEL = 8
- SUBLEVEL = 99
---
-2.39.5
-"""
-
-if __name__ == "__main__":
-    unittest.main()
-
     # An experiment kernel: 'patched' plus patches kept out of the series.
     def test_experiment_is_exported_apart_and_rebuilt_on_the_series(self):
         from wb.arches import EXPERIMENTS
@@ -176,3 +150,51 @@ if __name__ == "__main__":
         from wb.errors import WorkbenchError
         with self.assertRaisesRegex(WorkbenchError, "experiment with no patches"):
             tree.ensure_experiment(self.wb.layout, "leafonly")
+
+    def test_apply_leaves_a_tree_that_holds_the_series_alone(self):
+        self._two_series()
+        with quiet():
+            tree.export(self.wb.layout)
+        head = git(self.wb.kernel_tree, "rev-parse", "HEAD")
+        path = os.path.join(self.wb.kernel_tree, "arch/arm64/kvm/hyp/pgtable.c")
+        os.utime(path, (1, 1))
+        with quiet():
+            self.assertEqual(tree.apply(self.wb.layout, force=True), 2)
+        self.assertEqual(git(self.wb.kernel_tree, "rev-parse", "HEAD"), head)
+        self.assertEqual(os.stat(path).st_mtime, 1)
+        # An edited series is applied again.
+        self.wb.write_patch("arm64", "cover", "KVM: arm64: Faster\n\nWhy.\n")
+        p = glob.glob(os.path.join(self.wb.repo, "series", "selftests", "0001-*.patch"))[0]
+        with open(p) as f:
+            text = f.read()
+        with open(p, "w") as f:
+            f.write(text.replace("int x;", "int z;"))
+        with quiet():
+            tree.apply(self.wb.layout, force=True)
+        self.assertNotEqual(git(self.wb.kernel_tree, "rev-parse", "HEAD"), head)
+
+
+BROKEN_PATCH = """From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: t <t@invalid>
+Date: Thu, 1 Jan 2026 00:00:00 +0000
+Subject: [PATCH] KVM: arm64: Change a line that is not there
+
+Because.
+---
+ Makefile | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/Makefile b/Makefile
+--- a/Makefile
++++ b/Makefile
+@@ -1,3 +1,3 @@
+ VERSION = 7
+-PATCHLEVEL = 9
++PATCHLEVEL = 8
+ SUBLEVEL = 99
+--
+2.39.5
+"""
+
+if __name__ == "__main__":
+    unittest.main()

@@ -187,9 +187,44 @@ def unexported_changes(layout):
     return "it has commits that are not exported to series/"
 
 
-def apply(layout, force=False):
-    """Reset 'patched' to base and git am every series onto it."""
+def _holds_series(layout):
+    """Whether exporting the tree's commits would write series/ as it is.
+
+    Then there is nothing to apply, and not resetting the tree keeps every
+    file's mtime, so that no build redoes what the series touches.
+    """
     repo = layout.tree("patched")
+    if _dirty(repo) or git(repo, "rev-parse", "--abbrev-ref", "HEAD") != "patched":
+        return False
+    tmp = tempfile.mkdtemp(prefix=".holds.", dir=layout.series)
+    try:
+        export(layout, dest=tmp, quiet=True)
+        for name, _ in read_series(layout):
+            mine = sorted(glob.glob(os.path.join(layout.series, name, "*.patch")))
+            theirs = sorted(glob.glob(os.path.join(tmp, name, "*.patch")))
+            if [os.path.basename(p) for p in mine] != [os.path.basename(p) for p in theirs]:
+                return False
+            for a, b in zip(mine, theirs):
+                with open(a, "rb") as fa, open(b, "rb") as fb:
+                    if fa.read() != fb.read():
+                        return False
+        return True
+    except WorkbenchError:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def apply(layout, force=False):
+    """Reset 'patched' to base and git am every series onto it, unless the
+    tree already holds exactly series/."""
+    repo = layout.tree("patched")
+    if os.path.isdir(os.path.join(repo, ".git")) and _holds_series(layout):
+        ensure_worktrees(layout)
+        _mark_in_sync(layout)
+        n = len(git(repo, "rev-list", f"{BASE_TAG}..HEAD").split())
+        progress("tree", f"{repo}: already base + series/ ({n} patch(es)), left as it is")
+        return n
     if not force:
         why = unexported_changes(layout)
         if why:
