@@ -443,6 +443,16 @@ GRANULE_CHECK = (
 GRANULE_CHECK = tuple(Run(r.name, r.argv, r.timeout, ("arm64",), r.takes_mode, r.hugepages)
                       for r in GRANULE_CHECK)
 
+# dirty_log_split_test on the hugetlb sizes of 16K and 64K kernels that are
+# not PMD blocks: 2M (contiguous PTEs, mapped with pages by the stage-2) and,
+# at 16K, 1G (contiguous PMDs, mapped with 32M blocks; boot with MEM=4G
+# CMDLINE='hugepagesz=1G hugepages=1').  At 64K: ONLY='*2mb*'.
+GRANULE_BACKINGS = tuple(
+    Run(f"split.{backing}", ("dirty_log_split_test", "-s", backing, "-b", size, "-r", "1"),
+        hugepages=hp, arches=("arm64",))
+    for backing, size, hp in (("anonymous_hugetlb_1gb", "1G", ((1048576, 1),)),
+                              ("anonymous_hugetlb_2mb", "256M", ((2048, 128),))))
+
 # Eager splitting asked for where the stage-2 belongs to pKVM: boot with
 # CMDLINE=kvm-arm.mode=protected.
 PKVM_EAGER = (Run("pkvm.eager_split", ("dirty_log_perf_test", "-s", "anonymous_thp", "-b",
@@ -496,6 +506,7 @@ PLANS = {
     "stage2-dumps": STAGE2_DUMPS,
     "stage2-dumps-1g": STAGE2_DUMPS_1G,
     "granule-check": GRANULE_CHECK,
+    "granule-backings": GRANULE_BACKINGS,
     # On a +debug+kunit kernel: the same with lockdep & co., and KUnit.
     "granule-debug": GRANULE_CHECK + KUNIT,
     "kunit": KUNIT,
