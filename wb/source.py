@@ -62,10 +62,12 @@ def accepted_versions(layout, line):
     return versions
 
 
-def _apt_options(layout):
-    apt = layout.apt
+def _apt_options(layout, sources=None, apt=None):
+    """apt-get options for the workbench's own apt state (or another state
+    directory apt and sources list, e.g. deb-src lines)."""
+    apt = apt or layout.apt
     return [
-        "-o", f"Dir::Etc::sourcelist={layout.apt_sources}",
+        "-o", f"Dir::Etc::sourcelist={sources or layout.apt_sources}",
         "-o", "Dir::Etc::sourceparts=-",
         "-o", f"Dir::State::Lists={apt}/lists",
         "-o", f"Dir::Cache={apt}/cache",

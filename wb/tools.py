@@ -39,9 +39,7 @@ def _apt_src_options(layout, sources):
     state = layout.path("apt", "src")
     for d in ("lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(state, d), exist_ok=True)
-    return ["-o", f"Dir::Etc::sourcelist={sources}", "-o", "Dir::Etc::sourceparts=-",
-            "-o", f"Dir::State::Lists={state}/lists", "-o", f"Dir::Cache={state}/cache",
-            "-o", "APT::Get::List-Cleanup=0", "-o", "Debug::NoLocking=1"]
+    return source._apt_options(layout, sources, state)
 
 
 def build_sparse(layout):
