@@ -173,19 +173,23 @@ class MatrixTest(unittest.TestCase):
         self.assertEqual([b.round for b in boots[::9]], [1, 2, 3])
         self.assertGreaterEqual(cfg.boots * cfg.reps, 5)
         a4k = boots[0]
-        self.assertEqual(a4k.runs[0].name, "split.anonymous_hugetlb_1gb.enable")
+        # One process per backing times both paths: each start is paid once.
+        self.assertEqual(a4k.runs[0].name, "split.anonymous_hugetlb_1gb.all")
         self.assertEqual(a4k.cmdline, ("hugepagesz=1G", "hugepages=1"))
         self.assertEqual(plans.argv(a4k.runs[0], a4k.target),
                          ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G",
-                          "-v", "1", "-r", "2", "-p", "enable", "-E", "2M", "-m", "6"))
+                          "-v", "1", "-r", "2", "-p", "all", "-E", "2M", "-m", "6"))
         rv = boots[6]
         self.assertIn("-m", plans.argv(rv.runs[0], rv.target))
         self.assertEqual(plans.argv(rv.runs[0], rv.target)[-2:], ("-m", "18"))
         # Each granule's own block sizes, none it lacks: nothing is skipped.
         self.assertEqual(skipped, [])
         names = {r.name for b in boots for r in b.runs}
-        self.assertIn("split.anonymous_hugetlb_32mb.clear", names)
-        self.assertIn("split.anonymous_hugetlb_512mb.enable", names)
+        self.assertIn("split.anonymous_hugetlb_32mb.all", names)
+        self.assertIn("split.anonymous_hugetlb_512mb.all", names)
+        # 16K pays a fixed cost per process (PROCESS_SECONDS): in the estimate.
+        a16 = next(b for b in boots if b.target.name == "arm64-16k")
+        self.assertGreater(a16.estimate, len(a16.runs) * bench.PROCESS_SECONDS["arm64-16k"])
         a64 = next(b for b in boots if b.target.name == "arm64-64k")
         self.assertEqual(a64.cmdline, ("hugepagesz=512M", "hugepages=2"))
         a64 = boots[4]
@@ -211,9 +215,16 @@ class MatrixTest(unittest.TestCase):
         cfg = bench.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "hugetlb_1gb,thp"})
         b = bench.schedule(cfg)[0][0]
         text = plans.render(b.runs, b.target)
-        self.assertRegex(text, r"hugepages 1048576 1\nrun split.anonymous_hugetlb_1gb.enable "
-                               r".*\nrun split.anonymous_hugetlb_1gb.clear .*\n"
-                               r"hugepages 1048576 0\nrun split.anonymous_thp.enable")
+        self.assertRegex(text, r"hugepages 1048576 1\nrun split.anonymous_hugetlb_1gb.all "
+                               r".* -p all .*\n"
+                               r"hugepages 1048576 0\nrun split.anonymous_thp.all")
+
+    def test_counted_runs_time_one_path_each(self):
+        cfg = bench.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "thp", "COUNTS": "1"})
+        b = bench.schedule(cfg)[0][0]
+        self.assertEqual([r.name for r in b.runs],
+                         ["split.anonymous_thp.enable", "split.anonymous_thp.clear"])
+        self.assertEqual(b.run_reps, {r.name: cfg.reps for r in b.runs})
 
     def test_quick_fits_in_ten_minutes(self):
         cfg = bench.config_from_env({"QUICK": "1"})
@@ -443,7 +454,7 @@ class QemuBenchTest(Scratch):
                          ["records.json", "report.md", "report.txt", report.PLOT])
         doc = report.load(res)
         runs = [r for r in doc["records"] if r["name"].startswith("split.")]
-        self.assertEqual(len(runs), 4 * 2 * 2)          # cells x kernels x boots
+        self.assertEqual(len(runs), 2 * 2 * 2)          # backings x kernels x boots
         self.assertTrue(all(r["status"] == "pass" for r in runs), out)
         self.assertEqual(sorted({r["values"]["boot"][0] for r in runs}), [1, 2])
         self.assertEqual([b["variant"] for b in doc["boots"]],
@@ -460,7 +471,7 @@ class QemuBenchTest(Scratch):
         thp = [l for l in table.splitlines() if "anonymous_thp" in l and " split " in l]
         self.assertEqual(len(thp), 2)
         self.assertTrue(all("0.25x" in l and "faster" in l for l in thp), table)
-        self.assertIn("rep 2/2, elapsed", out)
+        self.assertIn("rep 4/4, elapsed", out)      # -p all: 2 reps of 2 paths
         self.assertIn("ETA", out)
         ET.parse(os.path.join(res, report.PLOT))
 

@@ -64,6 +64,12 @@ PAGE_SECONDS = {"arm64": 60e-6, "riscv64": 20e-6}
 ANON_PAGE_SECONDS = {"arm64": 60e-6, "riscv64": 30e-6}
 VM_SECONDS = 0.6
 BOOT_SECONDS = {"arm64": 10, "riscv64": 15}
+# What every selftest process pays before main(), by target.  At 16K the
+# library's constructor probes page sizes with a scratch VM of the largest
+# IPA size (52 bits on QEMU's -cpu max), and 7.2 tears its stage-2 down
+# 32M at a time: some 2^27 empty walks, about 40 s under TCG.  Hence one
+# process per backing ("-p all") rather than one per backing and path.
+PROCESS_SECONDS = {"arm64-16k": 40.0}
 KVM_DEV = "/dev/kvm"
 HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 THP_SYSFS = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -225,7 +231,9 @@ class Boot:
     cmdline: tuple = ()
     estimate: float = 0.0
     per_rep: dict = field(default_factory=dict)     # run name: estimated seconds per rep
-    reps: int = 1
+    reps: int = 1                                   # per cell
+    run_reps: dict = field(default_factory=dict)    # run name: reps of all its paths
+    startup: float = 0.0                            # estimated seconds per process
 
     @property
     def mem(self):
@@ -354,27 +362,39 @@ def count_functions(cfg, target):
 
 
 def runs_for(cfg, target, chosen):
-    """([Run], {run name: seconds per rep}) for a target's cells.
+    """([Run], {run name: seconds per rep and path}, {run name: reps}) for a
+    target's cells.
 
-    Backings whose hugepages are reserved at boot run first and together,
-    so that their pages go back to the guest before the other runs.
+    One run per backing times every chosen path ("-p all" for both), so
+    each process start is paid once per backing.  Backings whose hugepages
+    are reserved at boot run first and together, so that their pages go
+    back to the guest before the other runs.
     """
     mode = None if cfg.host else GUEST_MODES.get(target.name)
     scale = 3 if cfg.icount else 1
-    out, per_rep = [], {}
-    early = [c for c in chosen if (plans.hugetlb_kb(c.backing) or 0) >= BOOT_TIME_KB]
-    for c in early + [c for c in chosen if c not in early]:
-        vcpu_bytes, pages, kb = cell_bytes(cfg, target, c.backing)
+    startup = 0.0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
+    # Call counts cover a whole run, so a counted run times a single path.
+    profile = count_functions(cfg, target)
+    paths = {}
+    for c in chosen:
+        paths.setdefault((c.backing, c.path if profile else ""), []).append(c.path)
+    early = [k for k in paths if (plans.hugetlb_kb(k[0]) or 0) >= BOOT_TIME_KB]
+    out, per_rep, reps = [], {}, {}
+    for key in early + [k for k in paths if k not in early]:
+        backing = key[0]
+        vcpu_bytes, pages, kb = cell_bytes(cfg, target, backing)
         margin = 12 if kb and kb < BOOT_TIME_KB else 0
-        seconds = rep_seconds(target, c.backing, vcpu_bytes, cfg.vcpus)
+        seconds = rep_seconds(target, backing, vcpu_bytes, cfg.vcpus)
         chunk = cfg.chunk if cfg.chunk and target.arch.name == "arm64" else None
-        run = plans.split_run(c.backing, c.path, vcpu_bytes, cfg.vcpus, cfg.reps,
-                              timeout=int(120 + 4 * scale * cfg.reps * seconds),
+        path = "all" if len(paths[key]) > 1 else paths[key][0]
+        n = cfg.reps * len(paths[key])
+        run = plans.split_run(backing, path, vcpu_bytes, cfg.vcpus, cfg.reps,
+                              timeout=int(120 + startup + 4 * scale * n * seconds),
                               hugepages=((kb, pages + margin),) if kb else (),
-                              profile=count_functions(cfg, target), mode=mode, chunk=chunk)
+                              profile=profile, mode=mode, chunk=chunk)
         out.append(run)
-        per_rep[run.name] = seconds
-    return out, per_rep
+        per_rep[run.name], reps[run.name] = seconds, n
+    return out, per_rep, reps
 
 
 def boot_cmdline(runs, target):
@@ -398,12 +418,13 @@ def schedule(cfg, resolve=get_target):
         if chosen:
             plans_by_target[tname] = (target, *runs_for(cfg, target, chosen))
     for rnd in range(1, cfg.boots + 1):
-        for tname, (target, runs, per_rep) in plans_by_target.items():
+        for tname, (target, runs, per_rep, reps) in plans_by_target.items():
             overhead = 0 if cfg.host else BOOT_SECONDS.get(target.arch.name, 10)
-            estimate = overhead + sum(cfg.reps * per_rep[r.name] for r in runs)
+            startup = 0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
+            estimate = overhead + sum(startup + reps[r.name] * per_rep[r.name] for r in runs)
             for kernel in cfg.kernels_for(tname):
                 boots.append(Boot(target, kernel, rnd, runs, boot_cmdline(runs, target),
-                                  estimate, per_rep, cfg.reps))
+                                  estimate, per_rep, cfg.reps, reps, startup))
     return boots, skipped
 
 
@@ -480,6 +501,8 @@ class Eta:
         m = self.RUN.match(line)
         if m:
             self.run, self.rep = m.group(1), 0
+            if self.boot:
+                self.current += self.boot.startup
             return
         if self.boot and self.run and self.FIGURE.match(line):
             self.rep += 1
@@ -487,7 +510,8 @@ class Eta:
             cell = self.run[len("split."):].replace(".", "/") if self.run.startswith(
                 "split.") else self.run
             self.out("bench", f"[{self.index}/{self.count}] {self.boot.variant_name} boot "
-                     f"{self.boot.round}: {cell} rep {self.rep}/{self.boot.reps}, elapsed "
+                     f"{self.boot.round}: {cell} rep {self.rep}/"
+                     f"{self.boot.run_reps.get(self.run, self.boot.reps)}, elapsed "
                      f"{_minutes(self.clock() - self.t0)}, ETA {_minutes(self.eta())}")
 
     def finish(self, b):
