@@ -319,6 +319,27 @@ def synthetic_records(calls=False):
 
 
 class ReportTest(unittest.TestCase):
+    def test_goals_say_plainly_what_is_met_and_missed(self):
+        recs = synthetic_records()
+        for boot in (1, 2, 3):
+            for kernel, f in (("base", 1.0), ("patched", 0.5), ("ref", 0.6)):
+                rec = _rec(kernel, "split.anonymous.clear",
+                           {"clear_s": [0.01 * f, 0.0101 * f],
+                            "clear_dirty_pass_s": [0.5, 0.5]},
+                           target="riscv64", boot=boot)
+                rec["arch"] = "riscv64"
+                recs.append(rec)
+        verdicts = {(r.target, r.path, r.figure): v
+                    for r, _, _, _, v in report.goals(recs)}
+        # arm64 THP: 75% saved against a 25% goal; riscv64: only 1.2x faster
+        # than 7.3 against 1.5x.  No dirty-pass goal on CLEAR.
+        self.assertEqual(verdicts, {("arm64-4k", "enable", "split"): "met",
+                                    ("riscv64", "clear", "split"): "missed"})
+        md = "\n".join(report.goals_markdown(recs))
+        self.assertIn("met in 1, met within noise in 0, missed in 1 of 2 cells", md)
+        self.assertIn("| riscv64 | anonymous | clear | split | riscv64: >= 1.5x faster than "
+                      "7.3 | patched/ref | <= 0.67x | 0.83x", md)
+
     def test_table(self):
         text = report.table(synthetic_records())
         lines = text.splitlines()

@@ -886,6 +886,8 @@ def bench(layout, jobs, env, ksrc=None):
     doc = document(cfg, records, log, skipped, info, invocation_line=invocation(env))
     publish(layout, doc)
     print(report.table(doc["records"]), flush=True)
+    if report.goals_summary(doc["records"]):
+        print(report.goals_summary(doc["records"]), flush=True)
     bad = report.failures(doc["records"])
     for r in bad:
         print(f"\nFAIL {r['variant']}: {r['name']}\n{r['message'].rstrip()}", flush=True)

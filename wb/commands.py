@@ -124,6 +124,8 @@ def cmd_report(layout, args):
             raise WorkbenchError(f"cannot read results from {path}: {e}") from None
     if len(docs) == 1:
         print(report.table(docs[0]["records"]))
+        if report.goals_summary(docs[0]["records"]):
+            print(report.goals_summary(docs[0]["records"]))
         return 0
     doc = report.merge(docs)
     out = bench.publish(layout, doc, "merged-" + "-vs-".join(
