@@ -19,7 +19,8 @@ export WARNINGS
 export SPARSE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup source tree export build run compare-dumps check unit bench report clean clean-tree
+.PHONY: help setup source tree export build run compare-dumps check unit bench report agree
+.PHONY: clean clean-tree
 .PHONY: series portability
 
 help:
@@ -47,6 +48,9 @@ help:
 	@echo "                    TARGET=host: natively on the running kernel (LABEL=base, then"
 	@echo "                    boot patched and LABEL=patched)"
 	@echo "  make report [A=results/x B=results/y]  reprint the latest table, or merge two"
+	@echo "  make agree A=results/committed B=results/fresh  does a fresh bench reproduce"
+	@echo "                    a committed one? each median inside the other's range, each"
+	@echo "                    ratio's 95% interval overlapping the other's"
 	@echo
 	@echo "Stages:"
 	@echo "  make setup        install the Debian packages the workbench needs"
@@ -110,6 +114,10 @@ bench:
 
 report:
 	@$(WB) report $(A) $(B) $(RESULTS)
+
+agree:
+	@test -n "$(A)" -a -n "$(B)" || { echo "make agree: give A=<committed results> B=<fresh results>" >&2; exit 2; }
+	@$(WB) agree $(A) $(B)
 
 series:
 	@$(WB) series

@@ -319,6 +319,23 @@ def synthetic_records(calls=False):
 
 
 class ReportTest(unittest.TestCase):
+    def test_agreement_of_a_fresh_run_with_a_committed_one(self):
+        old = synthetic_records()
+        same = synthetic_records()
+        slower = [dict(r, values=dict(r["values"], enable_s=[v * 3 for v in
+                                                               r["values"]["enable_s"]]))
+                  if r["kernel"] == "patched" else r for r in synthetic_records()]
+        verdicts = {(k[3], what): v for k, what, _, _, v in report.agreement(old, same)}
+        self.assertEqual(set(verdicts.values()), {"within spread"})
+        self.assertIn(("split", "patched/base"), verdicts)
+        verdicts = {(k[3], what): v for k, what, _, _, v in report.agreement(old, slower)}
+        self.assertEqual(verdicts[("split", "patched")], "outside")
+        self.assertEqual(verdicts[("split", "patched/base")], "outside")
+        self.assertEqual(verdicts[("split", "base")], "within spread")
+        text = report.agreement_table(old, slower, "committed", "fresh")
+        self.assertRegex(text.splitlines()[-1], r"^\d+ of \d+ within spread")
+        self.assertIn("no figure in common", report.agreement_table(old, []))
+
     def test_goals_say_plainly_what_is_met_and_missed(self):
         recs = synthetic_records()
         for boot in (1, 2, 3):

@@ -139,6 +139,27 @@ cmd_report = option("results", nargs="*",
                          "LABEL=patched")(cmd_report)
 
 
+def cmd_agree(layout, args):
+    """Whether a fresh bench reproduces a committed one, figure by figure."""
+    from . import report
+    from .errors import WorkbenchError
+    docs = []
+    for path in args.results:
+        try:
+            docs.append(report.load(path))
+        except (OSError, ValueError) as e:
+            raise WorkbenchError(f"cannot read results from {path}: {e}") from None
+    names = [os.path.basename(os.path.normpath(p)).split("-", 2)[-1] for p in args.results]
+    print(report.agreement_table(docs[0]["records"], docs[1]["records"], *names))
+    return 0
+
+
+cmd_agree = option("results", nargs=2, metavar="RESULTS",
+                   help="two results directories: the committed one, then the fresh one")(
+    cmd_agree)
+COMMANDS["agree"] = cmd_agree
+
+
 def _latest(layout, kind):
     """The newest result set: results/ in the repository, else build/results/."""
     from .errors import WorkbenchError

@@ -523,6 +523,58 @@ def run_kernels(doc):
             and r.get("kernel")}
 
 
+# --- does a fresh run reproduce committed results? -----------------------------
+
+def agreement(old_records, new_records):
+    """[(row key, what, old, new, verdict)] for every figure both sets have.
+
+    what is a kernel (its median must fall within the other set's min-max,
+    both ways round) or a ratio such as patched/base (the two 95% intervals
+    must overlap).  'within spread' or 'outside'.
+    """
+    old = {r.key: r for r in rows(old_records)}
+    out = []
+    for r in rows(new_records):
+        o = old.get(r.key)
+        if not o:
+            continue
+        for k in kernel_order(set(o.samples) & set(r.samples)):
+            a, b = stats.summary(o.samples[k]), stats.summary(r.samples[k])
+            inside = (a["min"] <= b["median"] <= a["max"]
+                      or b["min"] <= a["median"] <= b["max"])
+            out.append((r.key, k, _cell(o.samples[k]), _cell(r.samples[k]),
+                        "within spread" if inside else "outside"))
+        for k in kernel_order(set(o.samples) & set(r.samples)):
+            if k == "base" or "base" not in o.samples or "base" not in r.samples:
+                continue
+            a, b = o.compare(k), r.compare(k)
+            if a["low"] is None or b["low"] is None:
+                continue
+            overlap = a["low"] <= b["high"] and b["low"] <= a["high"]
+            out.append((r.key, f"{k}/base",
+                        f"{a['ratio']:.2f}x [{a['low']:.2f}-{a['high']:.2f}]",
+                        f"{b['ratio']:.2f}x [{b['low']:.2f}-{b['high']:.2f}]",
+                        "within spread" if overlap else "outside"))
+    return out
+
+
+def agreement_table(old_records, new_records, old_name="old", new_name="new"):
+    ag = agreement(old_records, new_records)
+    if not ag:
+        return "(the two result sets have no figure in common)"
+    header = ["target", "backing", "path", "figure", "kernel or ratio", old_name, new_name,
+              "verdict"]
+    body = [[*key[:2], key[2] or "-", key[3], what, a, b, v] for key, what, a, b, v in ag]
+    widths = [max(len(str(r[i])) for r in [header] + body) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+             for r in [header] + body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    n = sum(v == "within spread" for *_, v in ag)
+    lines.append(f"{n} of {len(ag)} within spread: a median inside the other run's "
+                 "min-max, or overlapping 95% intervals of a ratio.")
+    return "\n".join(lines)
+
+
 def merge(docs, names=("base", "patched")):
     """One document from several result sets.
 
