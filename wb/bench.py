@@ -532,14 +532,15 @@ def split_samples(diag):
 
     Only the first guest mode counts: a test of several modes prints the same
     figures again for each, and those are not samples of the same thing.
+    memstress names the mode for every VM it creates, so the same mode
+    again is the next repetition, not another mode.
     """
-    out, modes = {}, 0
+    out = {}
     for line in diag:
         if line.startswith("Testing guest mode: "):
-            modes += 1
-            if modes > 1:
+            mode = line.split(": ", 1)[1].strip()
+            if out.setdefault("guest_mode", [mode]) != [mode]:
                 break
-            out["guest_mode"] = [line.split(": ", 1)[1].strip()]
             continue
         m = FIGURE.match(line)
         if m:
