@@ -454,8 +454,13 @@ def describe_schedule(cfg, boots, skipped):
                          f"QEMU -m {tb[0].mem}")
     for cell, reason in skipped:
         lines.append(f"skip {cell.name}: {reason}")
-    n_cells = len({(b.target.name, r.name) for b in boots for r in b.runs})
-    with_kernels = sum(len(b.runs) for b in boots if b.round == 1)
+    # A run times one path, or both ("-p all"): count cells, not runs.
+    def n_paths(b, r):
+        return b.run_reps.get(r.name, b.reps) // max(1, b.reps)
+
+    per_run = {(b.target.name, r.name): n_paths(b, r) for b in boots for r in b.runs}
+    n_cells = sum(per_run.values())
+    with_kernels = sum(n_paths(b, r) for b in boots if b.round == 1 for r in b.runs)
     total = _minutes(sum(b.estimate for b in boots))
     lines.append(f"{n_cells} cells ({with_kernels} with their kernels) x {cfg.boots} {word} x "
                  f"{cfg.reps} reps = {cfg.boots * cfg.reps} samples per cell and kernel; "
