@@ -264,7 +264,7 @@ def run(layout, tally, jobs, targets, commits, built=frozenset(), known=None, ho
         if u.kind == "kernel" and f"{u} base" not in built \
                 and any(u in todo for _, todo, _ in steps):
             tally.add(Record(stage="bisect", name=str(u), status="skip", target=u.name,
-                             message=f"base does not build (see the kernel's build above), "
+                             message="base does not build (see the kernel's build above), "
                                      "so no patch can be checked"))
             drop(u)
     needed = [u for u in units if any(u in todo for _, todo, _ in steps)]
