@@ -337,6 +337,14 @@ class ReportTest(unittest.TestCase):
         self.assertRegex(text.splitlines()[-1], r"^\d+ of \d+ within spread")
         self.assertIn("no figure in common", report.agreement_table(old, []))
 
+    def test_a_goal_follows_what_the_stage2_maps_the_backing_with(self):
+        kinds = {t: [report._backing_kind("anonymous_hugetlb_" + b, t)
+                     for b in ("2mb", "32mb", "512mb", "1gb")]
+                 for t in ("arm64-4k", "arm64-16k", "arm64-64k")}
+        self.assertEqual(kinds, {"arm64-4k": ["block", "block", "block", "1g"],
+                                 "arm64-16k": ["pages", "block", "block", "block"],
+                                 "arm64-64k": ["pages", "pages", "block", "block"]})
+
     def test_goals_say_plainly_what_is_met_and_missed(self):
         recs = synthetic_records()
         for boot in (1, 2, 3):

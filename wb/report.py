@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from . import stats
-from .arches import EXPERIMENTS
+from .arches import EXPERIMENTS, TARGETS
 
 # dirty_log_split_test's figures: <path>_s (the timed operation) and
 # <path>_dirty_pass_s (the vCPUs writing every page once afterwards).
@@ -342,16 +342,27 @@ RISCV_VS_REF = 1 / 1.5
 RISCV_PASS_VS_BASE = 1 / 5
 
 
-def _backing_kind(test):
+def _backing_kind(test, target):
+    """pages, block or 1g: what the stage-2 maps the backing with.  A
+    hugetlb size below the granule's PMD block (2M at 16K and 64K) is
+    contiguous PTEs, mapped page by page; one above it is contiguous PMDs,
+    mapped block by block, except 1G at 4K, a level-1 block."""
     if test == "anonymous":
         return "pages"
-    return "1g" if test.endswith("_1gb") else "block"
+    m = re.match(r"anonymous_hugetlb_(\d+)([mg])b$", test)
+    if not m:
+        return "block"
+    kb = int(m.group(1)) << (10 if m.group(2) == "m" else 20)
+    pmd_kb = TARGETS[target].hugepages_kb[0] if target in TARGETS else 2048
+    if kb < pmd_kb:
+        return "pages"
+    return "1g" if kb == 1 << 20 and pmd_kb == 2048 else "block"
 
 
 def goal_of(row):
     """(kernel, against, bound on kernel/against, what it says) or None."""
     if row.arch == "arm64" and row.figure == "split" and row.path:
-        saved = ARM64_SAVED[(_backing_kind(row.test), row.path)]
+        saved = ARM64_SAVED[(_backing_kind(row.test, row.target), row.path)]
         return ("patched", "base", 1 - saved, f"arm64: saves >= {saved:.0%} of 7.2's time")
     if row.arch == "riscv64" and row.figure == "split" and row.path:
         return ("patched", "ref", RISCV_VS_REF, "riscv64: >= 1.5x faster than 7.3")
