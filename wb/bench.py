@@ -54,7 +54,7 @@ GUEST_KEEP = 2 << 30                # what that guest keeps beside its 1G pages
 # Hugepages this large must be reserved at boot: a 2G guest that has run
 # for a while rarely has two free 512M blocks left.
 BOOT_TIME_KB = 524288
-COUNT_FUNCTIONS = {"arm64": ("stage2_split_walker",)}
+COUNT_FUNCTIONS = {"arm64": ("stage2_split_walker",), "riscv64": plans.RISCV_SPLIT_PROFILE}
 # The rough cost model behind the up-front estimate and the ETA, from
 # dirty_log_split_test runs of 64M-128M under QEMU TCG on 2 cores (arm64 4K:
 # 2.5 s per repetition of 128M, riscv64 1.25 s): seconds per guest page per
