@@ -356,7 +356,7 @@ class ReportTest(unittest.TestCase):
                 rec["arch"] = "riscv64"
                 recs.append(rec)
         verdicts = {(r.target, r.path, r.figure): v
-                    for r, _, _, _, v in report.goals(recs)}
+                    for r, _, _, _, v, _ in report.goals(recs)}
         # arm64 THP: 75% saved against a 25% goal; riscv64: only 1.2x faster
         # than 7.3 against 1.5x.  No dirty-pass goal on CLEAR.
         self.assertEqual(verdicts, {("arm64-4k", "enable", "split"): "met",

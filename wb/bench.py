@@ -361,6 +361,11 @@ def count_functions(cfg, target):
     return cfg.counts
 
 
+def process_seconds(cfg, target):
+    """The start-up a selftest process pays on a target (PROCESS_SECONDS)."""
+    return 0.0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
+
+
 def runs_for(cfg, target, chosen):
     """([Run], {run name: seconds per rep and path}, {run name: reps}) for a
     target's cells.
@@ -372,7 +377,7 @@ def runs_for(cfg, target, chosen):
     """
     mode = None if cfg.host else GUEST_MODES.get(target.name)
     scale = 3 if cfg.icount else 1
-    startup = 0.0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
+    startup = process_seconds(cfg, target)
     # Call counts cover a whole run, so a counted run times a single path.
     profile = count_functions(cfg, target)
     paths = {}
@@ -420,7 +425,7 @@ def schedule(cfg, resolve=get_target):
     for rnd in range(1, cfg.boots + 1):
         for tname, (target, runs, per_rep, reps) in plans_by_target.items():
             overhead = 0 if cfg.host else BOOT_SECONDS.get(target.arch.name, 10)
-            startup = 0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
+            startup = process_seconds(cfg, target)
             estimate = overhead + sum(startup + reps[r.name] * per_rep[r.name] for r in runs)
             for kernel in cfg.kernels_for(tname):
                 boots.append(Boot(target, kernel, rnd, runs, boot_cmdline(runs, target),

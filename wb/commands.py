@@ -111,17 +111,23 @@ def cmd_bench(layout, args):
     return bench.bench(layout, args.jobs, os.environ, ksrc())
 
 
-def cmd_report(layout, args):
-    """Print a results directory's table; with two or more, merge them into one."""
-    from . import bench, report
+def _load_results(paths):
+    from . import report
     from .errors import WorkbenchError
-    paths = args.results or [_latest(layout, "bench")]
     docs = []
     for path in paths:
         try:
             docs.append(report.load(path))
         except (OSError, ValueError) as e:
             raise WorkbenchError(f"cannot read results from {path}: {e}") from None
+    return docs
+
+
+def cmd_report(layout, args):
+    """Print a results directory's table; with two or more, merge them into one."""
+    from . import bench, report
+    paths = args.results or [_latest(layout, "bench")]
+    docs = _load_results(paths)
     if len(docs) == 1:
         print(report.table(docs[0]["records"]))
         if report.goals_summary(docs[0]["records"]):
@@ -142,13 +148,7 @@ cmd_report = option("results", nargs="*",
 def cmd_agree(layout, args):
     """Whether a fresh bench reproduces a committed one, figure by figure."""
     from . import report
-    from .errors import WorkbenchError
-    docs = []
-    for path in args.results:
-        try:
-            docs.append(report.load(path))
-        except (OSError, ValueError) as e:
-            raise WorkbenchError(f"cannot read results from {path}: {e}") from None
+    docs = _load_results(args.results)
     names = [os.path.basename(os.path.normpath(p)).split("-", 2)[-1] for p in args.results]
     print(report.agreement_table(docs[0]["records"], docs[1]["records"], *names))
     return 0

@@ -218,16 +218,21 @@ def grid(records):
     return header, body
 
 
+def _text_table(header, body):
+    """Columns padded to their widest cell, a rule under the header."""
+    allrows = [header] + body
+    widths = [max(len(str(r[i])) for r in allrows) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in allrows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
 def table(records):
     """The terminal table."""
     header, body = grid(records)
     if not body:
         return "(no figures: nothing passed)"
-    allrows = [header] + body
-    widths = [max(len(str(r[i])) for r in allrows) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in allrows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(_text_table(header, body))
 
 
 def markdown_table(records):
@@ -322,8 +327,6 @@ def svg(records, kernel="patched", against="base"):
     return "\n".join(out) + "\n"
 
 
-# --- documents ----------------------------------------------------------------
-
 # --- the series' performance goals ---------------------------------------------
 
 # arm64 (issue "stage-2 page splitting that never walks last-level tables"):
@@ -383,8 +386,8 @@ def goal_verdict(c, bound):
 
 
 def goals(records):
-    """[(row, goal text, kernel/against, compare dict, verdict)] of every
-    row a goal applies to and whose kernels both ran."""
+    """[(row, goal text, kernel/against, compare dict, verdict, bound)] of
+    every row a goal applies to and whose kernels both ran."""
     out = []
     for r in rows(records):
         g = goal_of(r)
@@ -394,7 +397,7 @@ def goals(records):
         c = r.compare(kernel, against)
         v = goal_verdict(c, bound)
         if v:
-            out.append((r, text, f"{kernel}/{against}", c, v))
+            out.append((r, text, f"{kernel}/{against}", c, v, bound))
     return out
 
 
@@ -420,14 +423,15 @@ def goals_markdown(records):
            "| target | backing | path | figure | goal | ratio | goal bound | "
            "measured [95% CI] | verdict |",
            "|---|---|---|---|---|---|---|---|---|"]
-    for r, text, which, c, v in gs:
-        bound = goal_of(r)[2]
+    for r, text, which, c, v, bound in gs:
         ci = f" [{c['low']:.2f}-{c['high']:.2f}]" if c["low"] is not None else ""
         out.append(f"| {r.target} | {r.test} | {r.path} | {r.figure} | {text} | {which} | "
                    f"<= {bound:.2f}x | {c['ratio']:.2f}x{ci} | **{v}** |")
     out.append("")
     return out
 
+
+# --- documents ----------------------------------------------------------------
 
 def failures(records):
     """Failed verdicts that matter: a hugepage pool that could not be filled
@@ -576,10 +580,7 @@ def agreement_table(old_records, new_records, old_name="old", new_name="new"):
     header = ["target", "backing", "path", "figure", "kernel or ratio", old_name, new_name,
               "verdict"]
     body = [[*key[:2], key[2] or "-", key[3], what, a, b, v] for key, what, a, b, v in ag]
-    widths = [max(len(str(r[i])) for r in [header] + body) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-             for r in [header] + body]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = _text_table(header, body)
     n = sum(v == "within spread" for *_, v in ag)
     lines.append(f"{n} of {len(ag)} within spread: a median inside the other run's "
                  "min-max, or overlapping 95% intervals of a ratio.")
