@@ -6,7 +6,7 @@
 PYTHON  ?= /usr/bin/python3
 JOBS    ?= $(shell nproc)
 WB      := $(PYTHON) -m wb --jobs $(JOBS)
-# KSRC=~/linux uses your own v7.2.x git tree instead of Debian's source.
+# KSRC=~/linux uses your own v7.3.x git tree instead of Debian's source.
 export KSRC
 export TARGETS
 export CMDLINE
@@ -53,8 +53,9 @@ help:
 	@echo "                    ratio's 95% interval overlapping the other's"
 	@echo
 	@echo "Stages:"
-	@echo "  make setup        install the Debian packages the workbench needs"
-	@echo "  make source       fetch and verify linux-source-7.2 (REF=1: also 7.3)"
+	@echo "  make setup        install the Debian packages the workbench needs (QEMU 10 and"
+	@echo "                    OpenSBI from bookworm-backports, pinned by sha256)"
+	@echo "  make source       fetch and verify linux-source-7.3"
 	@echo "  make tree         apply series/ onto the base commit (git am) in build/tree/patched"
 	@echo "  make export       write the tree's commits back into series/ (deterministic)"
 	@echo "  make build V=...  build variants, e.g. V='arm64-16k-patched riscv64-base+debug'"
@@ -65,7 +66,7 @@ help:
 	@echo "                    ONLY='dump.thp*' keeps only the plan's runs that match"
 	@echo "  make compare-dumps A=... B=...  compare the stage-2 tables two variants left"
 	@echo "                    after splits (run PLAN=stage2-dumps on both first)"
-	@echo "  make unit         only the harness's unit tests (fake kernel tree, seconds)"
+	@echo "  make unit         only the harness's unit tests (fake kernel tree; about 4 min on 2 cores)"
 	@echo "  make series       a send-ready set per series in build/send/<series>/: your"
 	@echo "                    From: and Signed-off-by:, To:/Cc: from get_maintainer.pl,"
 	@echo "                    base-commit:; prints the git send-email commands"
@@ -74,7 +75,7 @@ help:
 	@echo "  make clean        remove build outputs, keep the trees and downloads"
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
 	@echo
-	@echo "Variables: KSRC=<your v7.2 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
+	@echo "Variables: KSRC=<your v7.3 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
 	@echo "Targets: arm64-4k arm64-16k arm64-64k riscv64; kernels: base patched ref;"
 	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/;"
 	@echo "make bench's in results/<date>-<label>/, in the repository, to commit."

@@ -48,7 +48,7 @@ class Workbench:
         shutil.copytree(os.path.join(FAKE, "kernel"), self.ksrc)
         git(self.ksrc, "init", "-q", "-b", "master")
         git(self.ksrc, "add", "-A")
-        git(self.ksrc, "commit", "-q", "-m", "fake v7.2.99")
+        git(self.ksrc, "commit", "-q", "-m", "fake v7.3.99")
         self.layout = Layout(repo=self.repo, build=os.path.join(self.tmp, "build"))
         self._patch = mock.patch.dict(arches.TARGETS, {"fake": FAKE_TARGET})
         self._patch.start()

@@ -136,7 +136,7 @@ class CheckTest(unittest.TestCase):
         self.patch_series("guest-behaviour", "ok\n", "KVM: arm64: Fix the bug",
                           "The base kernel fails every dirty_log_test run, because of a bug "
                           "that this change, which the test needs, takes away again.\n\n"
-                          'Fixes: 0123456789ab ("fake v7.2.99")')
+                          'Fixes: 0123456789ab ("fake v7.3.99")')
         with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
             f.write("fake  dirty_log_test.*  bug in base, fixed by the series\n")
         with quiet():

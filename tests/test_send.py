@@ -56,7 +56,7 @@ class SeriesTest(unittest.TestCase):
         self.wb.commit_in_tree("tools/testing/selftests/kvm/other_test.c", "int y;\n",
                                "KVM: selftests: Add another test", body=WHY)
         self.wb.commit_in_tree("arch/arm64/kvm/mmu.c", "/* fixed */\n",
-                               "KVM: arm64: Fix a thing", body=f"{WHY}\n\n{FIXES}")
+                               "KVM: arm64: Correct a thing", body=f"{WHY}\n\n{FIXES}")
         self.wb.write_patch("selftests", "cover", "KVM: selftests: Two tests\n\nWhy.\n")
         self.wb.write_patch("arm64", "cover", "KVM: arm64: One fix\n\nWhy.\n")
         with quiet():
@@ -108,9 +108,9 @@ class SeriesTest(unittest.TestCase):
         self.assertEqual(subjects, ["[PATCH 0/2] KVM: selftests: Two tests",
                                     "[PATCH 1/2] KVM: selftests: Add a test",
                                     "[PATCH 2/2] KVM: selftests: Add another test"])
-        self.assertEqual(headers(read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Fix-a-"
+        self.assertEqual(headers(read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Correct-a-"
                                                    "thing.patch")))["Subject"],
-                         "[PATCH 1/1] KVM: arm64: Fix a thing")
+                         "[PATCH 1/1] KVM: arm64: Correct a thing")
 
     def test_from_and_signed_off_by_are_the_senders(self):
         self.write()
@@ -126,7 +126,7 @@ class SeriesTest(unittest.TestCase):
             self.assertEqual(message.count("Signed-off-by:"), 1, path)
             self.assertTrue(message.endswith(f"\n\nSigned-off-by: {ADA}")
                             or message.endswith(f"{FIXES}\nSigned-off-by: {ADA}"), message)
-        arm = read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Fix-a-thing.patch"))
+        arm = read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Correct-a-thing.patch"))
         self.assertIn(f"\n\n{FIXES}\nSigned-off-by: {ADA}\n---\n", arm)
 
     def test_git_reads_the_mails_as_the_senders_patches(self):
@@ -142,7 +142,7 @@ class SeriesTest(unittest.TestCase):
 
     def test_a_non_ascii_name_is_encoded(self):
         self.write(name="Zoë Núñez", email="zoe@example.org")
-        path = os.path.join(self.out, "arm64", "0001-KVM-arm64-Fix-a-thing.patch")
+        path = os.path.join(self.out, "arm64", "0001-KVM-arm64-Correct-a-thing.patch")
         text = read(path)
         self.assertIn("Content-Type: text/plain; charset=UTF-8", text)
         self.assertTrue(headers(text)["From"].startswith("=?utf-8?"), text)
@@ -161,7 +161,7 @@ class SeriesTest(unittest.TestCase):
 
     def test_maintainers_to_lists_and_reviewers_cc(self):
         self.write()
-        patch = headers(read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Fix-a-thing.patch")))
+        patch = headers(read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Correct-a-thing.patch")))
         self.assertEqual(patch["To"], "Arm Keeper <arm.keeper@invalid>")
         self.assertEqual(patch["Cc"], "Arm Reader <arm.reader@invalid>, kvmarm@lists.invalid, "
                                       "linux-kernel@lists.invalid")
@@ -238,11 +238,11 @@ class SignoffTest(unittest.TestCase):
 
 
 def fake_ref_kernel(tmp):
-    """A fake 7.3 tree: the fake 7.2 one with PATCHLEVEL and the selftests'
-    Makefile's second line changed."""
+    """A fake reference tree: the fake base with the selftests' Makefile's
+    second line changed."""
     ref = os.path.join(tmp, "linux-7.3")
     shutil.copytree(os.path.join(FAKE, "kernel"), ref)
-    for rel, old, new in (("Makefile", "PATCHLEVEL = 2", "PATCHLEVEL = 3"),
+    for rel, old, new in (("Makefile", "SUBLEVEL = 99", "SUBLEVEL = 100"),
                           ("tools/testing/selftests/kvm/Makefile", "# from behaviour.",
                            "# from behaviour.<name> in 7.3, else")):
         path = os.path.join(ref, rel)
@@ -285,7 +285,7 @@ class PortabilityTest(unittest.TestCase):
                   "KVM: selftests: Reword a comment")
         self.wb.commit_in_tree(kvm + "other_test.c", "int y;\n",
                                "KVM: selftests: Add another test")
-        # Two lines below one 7.3 changed: its context differs, 3-way merges it.
+        # Two lines below one the reference changed: its context differs, 3-way merges it.
         self.edit("Makefile", "# once.", "# at once.", "KVM: arm64: Reword a comment")
         with quiet():
             tree.export(self.wb.layout)

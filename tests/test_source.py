@@ -96,7 +96,7 @@ class KsrcTest(unittest.TestCase):
     def test_own_tree_becomes_base(self):
         with quiet():
             record = source.prepare(self.wb.layout, "patched", self.wb.ksrc)
-        self.assertEqual(record["version"], "7.2.99")
+        self.assertEqual(record["version"], "7.3.99")
         self.assertEqual(git(self.wb.kernel_tree, "rev-parse", "base"),
                          git(self.wb.ksrc, "rev-parse", "HEAD"))
 
@@ -105,8 +105,8 @@ class KsrcTest(unittest.TestCase):
         with open(mk) as f:
             text = f.read()
         with open(mk, "w") as f:
-            f.write(text.replace("PATCHLEVEL = 2", "PATCHLEVEL = 3"))
-        with self.assertRaisesRegex(WorkbenchError, "is not a Linux v7.2.x tree.*7.3.99"):
+            f.write(text.replace("PATCHLEVEL = 3", "PATCHLEVEL = 2"))
+        with self.assertRaisesRegex(WorkbenchError, "is not a Linux v7.3.x tree.*7.2.99"):
             source.prepare(self.wb.layout, "patched", self.wb.ksrc)
 
     def test_not_a_git_tree_is_refused(self):

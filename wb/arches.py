@@ -59,7 +59,7 @@ ARCHES = {
         name="riscv64", kernel_arch="riscv",
         cross_compile="riscv64-linux-gnu-",
         cross_package="gcc-riscv64-linux-gnu", libc_package="libc6-dev-riscv64-cross",
-        qemu="qemu-system-riscv64", qemu_package="qemu-system-misc",
+        qemu="qemu-system-riscv64", qemu_package="qemu-system-riscv",
         machine="virt", cpu="rv64,h=true", bios="default",
         console="ttyS0", earlycon="sbi",
         image="arch/riscv/boot/Image",

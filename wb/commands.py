@@ -52,7 +52,7 @@ def targets_arg(value):
 def cmd_setup(layout, args):
     """Install the Debian packages the workbench needs."""
     from . import setup
-    setup.ensure()
+    setup.ensure(layout=layout)
     print("all dependencies present")
 
 
@@ -60,7 +60,7 @@ def cmd_build(layout, args):
     """Build kernel variants (e.g. arm64-4k-patched riscv64-base+debug)."""
     from . import build, setup
     variants = [build.parse_variant(v) for v in args.variants]
-    setup.ensure({v.arch for v in variants})
+    setup.ensure({v.arch for v in variants}, layout=layout)
     for v in variants:
         source.prepare(layout, v.kernel if v.kernel == "ref" else "patched", ksrc()
                        if v.kernel != "ref" else None)
@@ -78,7 +78,7 @@ def cmd_check(layout, args):
     from . import check, results, setup
     targets = targets_arg(args.targets) if args.targets else check.CHECK_TARGETS
     from .arches import target as get_target
-    setup.ensure({get_target(t).arch for t in targets})
+    setup.ensure({get_target(t).arch for t in targets}, layout=layout)
     tally = check.run_check(layout, args.jobs, targets=targets, unit=not args.no_unit,
                             ksrc=ksrc())
     results.save(layout, "check", tally.records)
@@ -183,7 +183,7 @@ def cmd_run(layout, args):
     if args.plan not in plans.PLANS:
         raise WorkbenchError(f"unknown plan '{args.plan}'; known: {', '.join(plans.PLANS)}")
     variant = build.parse_variant(args.variant)
-    setup.ensure({variant.arch})
+    setup.ensure({variant.arch}, layout=layout)
     source.prepare(layout, "ref" if variant.kernel == "ref" else "patched",
                    None if variant.kernel == "ref" else ksrc())
     if variant.kernel != "ref":

@@ -28,7 +28,7 @@ GIT_IDENTITY = {
 }
 
 # Which kernel line each tree holds.
-LINES = {"patched": "7.2", "base": "7.2", "ref": "7.3"}
+LINES = {"patched": "7.3", "base": "7.3", "ref": "7.3"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def accepted_versions(layout, line):
     return versions
 
 
-def _apt_options(layout, sources=None, apt=None):
+def apt_options(layout, sources=None, apt=None):
     """apt-get options for the workbench's own apt state (or another state
     directory apt and sources list, e.g. deb-src lines)."""
     apt = apt or layout.apt
@@ -80,7 +80,7 @@ def _apt_update(layout):
     for d in ("lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(layout.apt, d), exist_ok=True)
     progress("source", "updating the project-local apt lists (sid, trixie-backports)")
-    rc, out = run(["apt-get", "-q"] + _apt_options(layout) + ["update"],
+    rc, out = run(["apt-get", "-q"] + apt_options(layout) + ["update"],
                   "apt-get update", check=False)
     if rc != 0:
         raise WorkbenchError(
@@ -90,7 +90,7 @@ def _apt_update(layout):
 
 
 def _available_versions(layout, package):
-    rc, out = run(["apt-cache"] + _apt_options(layout) + ["madison", package],
+    rc, out = run(["apt-cache"] + apt_options(layout) + ["madison", package],
                   "apt-cache madison", check=False)
     return {fields[1].strip() for fields in
             (line.split("|") for line in out.splitlines()) if len(fields) >= 2}
@@ -106,7 +106,7 @@ def _download(layout, v):
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     progress("source", f"downloading {v.package} {v.version}")
-    rc, out = run(["apt-get", "-q"] + _apt_options(layout)
+    rc, out = run(["apt-get", "-q"] + apt_options(layout)
                   + ["download", f"{v.package}={v.version}"],
                   "apt-get download", cwd=tmp, check=False)
     got = [f for f in os.listdir(tmp) if f.endswith(".deb")]

@@ -39,7 +39,7 @@ def _apt_src_options(layout, sources):
     state = layout.path("apt", "src")
     for d in ("lists/partial", "cache/archives/partial"):
         os.makedirs(os.path.join(state, d), exist_ok=True)
-    return source._apt_options(layout, sources, state)
+    return source.apt_options(layout, sources, state)
 
 
 def build_sparse(layout):
