@@ -8,8 +8,11 @@ import argparse
 import os
 import sys
 
+import contextlib
+
 from . import commands
 from .errors import WorkbenchError
+from .lock import for_command
 from .layout import Layout
 from .util import die
 
@@ -25,12 +28,15 @@ def main(argv=None):
             sp.add_argument(*args, **kwargs)
         sp.set_defaults(fn=fn)
     args = p.parse_args(argv)
+    layout = Layout.from_env()
     try:
-        return args.fn(Layout.from_env(), args) or 0
+        with for_command(layout, args.command) or contextlib.nullcontext():
+            return args.fn(layout, args) or 0
     except WorkbenchError as e:
         die(e)
     except KeyboardInterrupt:
-        die("interrupted")
+        print("error: interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,12 @@ TARGETS = {
                         16, "7"),
     "arm64-64k": Target("arm64-64k", ARCHES["arm64"], ("arm64-64k",), (524288, 2048), 64, "8",
                         1 << 30),
+    # FEAT_LPA2 (QEMU 10): a 52-bit IPA at 4K and 16K, guest modes 0 and 1
+    # (VM_MODE_P52V48_4K, _16K); at 4K the stage-2 walk starts at level -1.
+    "arm64-4k-lpa2": Target("arm64-4k-lpa2", ARCHES["arm64"], ("arm64-4k", "lpa2"),
+                            (2048, 1048576), 4, "0"),
+    "arm64-16k-lpa2": Target("arm64-16k-lpa2", ARCHES["arm64"], ("arm64-16k", "lpa2"),
+                             (32768, 2048, 1048576), 16, "1"),
     # VM_MODE_P56V48_4K: Sv57x4, QEMU's widest; the narrower g-stage modes,
     # which QEMU 7.2 cannot run at the top of their address space, have a
     # plan of their own (riscv-modes).

@@ -487,6 +487,9 @@ def markdown(doc):
     for q, v in (env.get("qemu") or {}).items():
         if mode == "qemu" and v:
             out.append(f"- {q}: {v}")
+    if mode == "qemu" and env.get("emulator_packages"):
+        out.append("- emulator packages: " + ", ".join(
+            f"{p} {v or 'not installed'}" for p, v in sorted(env["emulator_packages"].items())))
     out += ["", "## Method", "", "From wb/stats.py:", "",
             stats.__doc__.split("\n\n", 1)[1].strip(), ""]
     boots = doc.get("boots", [])

@@ -122,8 +122,16 @@ def environment():
         except (OSError, IndexError):
             return None
     from .arches import ARCHES
+    from .layout import Layout
+    from .setup import installed_version, pinned_tools
+    try:
+        packages = {p: installed_version(p) for p, _, _ in pinned_tools(Layout.from_env())}
+    except Exception:           # provenance must never fail a run
+        packages = {}
     return {"host": platform.machine(), "python": platform.python_version(),
             "qemu": {a.qemu: version([a.qemu, "--version"]) for a in ARCHES.values()},
+            # QEMU, its firmware data and OpenSBI, as dpkg has them installed
+            "emulator_packages": packages,
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
