@@ -112,6 +112,14 @@ class SeriesTest(unittest.TestCase):
                                                    "thing.patch")))["Subject"],
                          "[PATCH 1/1] KVM: arm64: Correct a thing")
 
+    def test_a_series_tag_file_marks_it_rfc(self):
+        self.wb.write_patch("arm64", "tag", "RFC PATCH\n")
+        self.write()
+        arm = headers(read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Correct-a-thing.patch")))
+        self.assertEqual(arm["Subject"], "[RFC PATCH 1/1] KVM: arm64: Correct a thing")
+        cover = headers(read(os.path.join(self.out, "arm64", "0000-cover-letter.patch")))
+        self.assertTrue(cover["Subject"].startswith("[RFC PATCH 0/1] "), cover["Subject"])
+
     def test_from_and_signed_off_by_are_the_senders(self):
         self.write()
         for path in glob.glob(os.path.join(self.out, "*", "*.patch")):

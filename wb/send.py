@@ -212,16 +212,19 @@ def build_series(layout, name, who, base_commit):
                              f"placeholder: write series/{name}/cover (subject line, blank "
                              "line, text) and run 'make export'")
     base_tree = layout.tree("base")
+    # series/<name>/tag, e.g. "RFC PATCH", replaces the subject tag "PATCH".
+    tag_path = os.path.join(layout.series, name, "tag")
+    tag = _read(tag_path).strip() if os.path.exists(tag_path) else "PATCH"
     out = []
     for n, path in enumerate(patches, 1):
         head, body = _split_mail(_read(path), path)
         to, cc = recipients(base_tree, path)
-        head = rewrite_headers(head, who, f"PATCH {n}/{total}", to, cc)
+        head = rewrite_headers(head, who, f"{tag} {n}/{total}", to, cc)
         slug = os.path.basename(path).split("-", 1)[-1]
         out.append(Outgoing(f"{n:04d}-{slug}", head + "\n" + add_signoff(body, who), to, cc))
     to, cc = merge_recipients((o.to, o.cc) for o in out)
     head, body = _split_mail(cover, cover_path)
-    head = rewrite_headers(head, who, f"PATCH 0/{total}", to, cc)
+    head = rewrite_headers(head, who, f"{tag} 0/{total}", to, cc)
     sender_name = who.rsplit(" <", 1)[0]
     body = re.sub(rf"^{re.escape(NEUTRAL_NAME)} \((\d+)\):$",
                   lambda m: f"{sender_name} ({m.group(1)}):", body, flags=re.M)

@@ -256,8 +256,10 @@ def _assign(layout, repo):
     groups, order = {}, []
     for text in commits.splitlines():
         sha, subject = text.split(" ", 1)
-        name = next((n for n, prefixes in series
-                     if any(subject.startswith(p) for p in prefixes)), None)
+        # The longest matching prefix wins: "KVM: arm64: Fix " before "KVM: arm64:".
+        matches = [(len(p), n) for n, prefixes in series for p in prefixes
+                   if subject.startswith(p)]
+        name = max(matches)[1] if matches else None
         if name is None:
             raise WorkbenchError(
                 f"commit {sha[:12]} \"{subject}\" matches no series prefix in "
