@@ -13,6 +13,9 @@
  *   cat NAME PATH               copy PATH to the console, as diagnostics
  *   kunit SUITE [RESULTS]       a built-in KUnit suite's results (debugfs, or
  *                               RESULTS): pass when a test passed, none failed
+ *   memfree NAME [MEMINFO]      note MemFree of /proc/meminfo (or MEMINFO) as NAME
+ *   memdrop NAME FROM TO MAX_KB pass when MemFree fell by at most MAX_KB from
+ *                               the note FROM to the note TO
  *
  * A final "dmesg" test fails if the kernel log holds a splat.  Everything a
  * test prints is passed through as KTAP diagnostics ("# ..."), so the host
@@ -340,6 +343,77 @@ static void do_cat(int nr, char **argv, int argc)
 	result(nr, argv[1], relay_file(argv[1], argv[2], NULL, NULL) == 0, NULL);
 }
 
+/* MemFree notes, for leak checks: what a run of VMs did not give back. */
+#define MAX_NOTES	8
+static struct {
+	char name[32];
+	long kb;
+} notes[MAX_NOTES];
+static int nr_notes;
+
+static long meminfo_kb(const char *path, const char *key)
+{
+	char line[256];
+	long kb = -1;
+	size_t len = strlen(key);
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len) && line[len] == ':') {
+			kb = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+static long *note(const char *name, int create)
+{
+	int i;
+
+	for (i = 0; i < nr_notes; i++)
+		if (!strcmp(notes[i].name, name))
+			return &notes[i].kb;
+	if (!create || nr_notes == MAX_NOTES)
+		return NULL;
+	snprintf(notes[nr_notes].name, sizeof(notes[nr_notes].name), "%s", name);
+	return &notes[nr_notes++].kb;
+}
+
+static void do_memfree(int nr, char **argv, int argc)
+{
+	long kb = -1, *slot = argc >= 2 ? note(argv[1], 1) : NULL;
+
+	if (slot)
+		kb = *slot = meminfo_kb(argc == 3 ? argv[2] : "/proc/meminfo", "MemFree");
+	if (kb < 0)
+		diag("usage: memfree NAME [MEMINFO], with a readable MemFree line");
+	else
+		diag("memfree %s: %ld kB", argv[1], kb);
+	result(nr, argc >= 2 ? argv[1] : "memfree:?", kb >= 0, NULL);
+}
+
+static void do_memdrop(int nr, char **argv, int argc)
+{
+	long *from = argc == 5 ? note(argv[2], 0) : NULL;
+	long *to = argc == 5 ? note(argv[3], 0) : NULL;
+	long max, drop;
+
+	if (!from || !to) {
+		diag("usage: memdrop NAME FROM TO MAX_KB, after memfree FROM and memfree TO");
+		result(nr, argc >= 2 ? argv[1] : "memdrop:?", 0, NULL);
+		return;
+	}
+	max = strtol(argv[4], NULL, 10);
+	drop = *from - *to;
+	diag("memfree_drop_kb: %ld", drop);
+	diag("memfree_drop_max_kb: %ld", max);
+	result(nr, argv[1], drop <= max, NULL);
+}
+
 struct kunit_tally {
 	int ok, not_ok;
 };
@@ -658,6 +732,10 @@ int main(int argc, char **argv)
 			do_cat(i + 1, argv, argc);
 		else if (!strcmp(argv[0], "kunit"))
 			do_kunit(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "memfree"))
+			do_memfree(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "memdrop"))
+			do_memdrop(i + 1, argv, argc);
 		else {
 			diag("unknown plan directive '%s'", argv[0]);
 			result(i + 1, argv[0], 0, NULL);

@@ -42,7 +42,12 @@ class InitTest(unittest.TestCase):
                     f"setsym {t}/addr start no_such_symbol_anywhere\n"
                     f"setsym {t}/addr middle kvm_init\n"
                     f"kunit good {t}/good.ktap\nkunit bad {t}/bad.ktap\n"
-                    f"kunit absent {t}/absent.ktap\n")
+                    f"kunit absent {t}/absent.ktap\n"
+                    f"memfree m0 {t}/mi0\nmemfree m1 {t}/mi1\nmemfree m2 {t}/mi2\n"
+                    f"memdrop leak_ok m0 m1 100\nmemdrop leak_bad m0 m2 100\n")
+        for name, kb in (("mi0", 5000), ("mi1", 4950), ("mi2", 4000)):
+            with open(os.path.join(t, name), "w") as f:
+                f.write(f"MemTotal:       8000 kB\nMemFree:        {kb} kB\n")
         with open(os.path.join(t, "good.ktap"), "w") as f:
             f.write("KTAP version 1\n# Subtest: good\n1..2\n    ok 1 a\n"
                     "    ok 2 b # SKIP\nok 1 good\n")
@@ -64,8 +69,8 @@ class InitTest(unittest.TestCase):
         return self.by_name[name].status
 
     def test_plan_and_verdicts(self):
-        self.assertEqual(self.ktap.planned, 14)
-        self.assertEqual(len(self.ktap.results), 14)
+        self.assertEqual(self.ktap.planned, 19)
+        self.assertEqual(len(self.ktap.results), 19)
         self.assertEqual(self.status("ok"), "pass")
         self.assertEqual(self.by_name["ok"].diag[1], "hi")
         self.assertEqual(self.status("fails"), "fail")
@@ -87,7 +92,14 @@ class InitTest(unittest.TestCase):
         self.assertIn("usage: setsym PATH start|end SYMBOL", self.proc.stdout)
         self.assertFalse(os.path.exists(f"{self.tmp}/addr"))
         self.assertEqual(self.proc.returncode, 1)
-        self.assertIn("# init: done, 9 failed", self.proc.stdout)
+        self.assertIn("# init: done, 10 failed", self.proc.stdout)
+
+    def test_memdrop_bounds_what_memfree_lost(self):
+        self.assertEqual(self.status("m0"), "pass")
+        self.assertEqual(self.status("leak_ok"), "pass")
+        self.assertIn("memfree_drop_kb: 50", self.by_name["leak_ok"].diag)
+        self.assertEqual(self.status("leak_bad"), "fail")
+        self.assertIn("memfree_drop_kb: 1000", self.by_name["leak_bad"].diag)
 
     def test_timeout_kills_the_test(self):
         self.assertEqual(self.status("slow"), "fail")

@@ -98,6 +98,27 @@ class PlanTest(unittest.TestCase):
         self.assertNotIn(" -m ", plans.render(plans.CHECK, FAKE_TARGET))
 
 
+class PowerOffTest(unittest.TestCase):
+    """A guest that ran its plan but cannot power off is stopped, not timed out."""
+
+    def test_halted_guest_after_its_plan_is_done(self):
+        tmp = tempfile.mkdtemp(prefix="wb-poweroff-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake", "qemu")
+        image, initrd = os.path.join(tmp, "Image"), os.path.join(tmp, "initrd")
+        with open(image, "w") as f:
+            f.write("nopoweroff\n")
+        init = os.path.join(tmp, "init")
+        with open(init, "w") as f:
+            f.write("")
+        boot.make_initramfs(initrd, init, "", {})
+        cmd = [fake, "-kernel", image, "-initrd", initrd, "-append", ""]
+        with mock.patch.object(boot, "POWER_OFF_GRACE_S", 1):
+            res = boot.boot(cmd, os.path.join(tmp, "console.log"), timeout=60)
+        self.assertEqual(res.status, "done")
+        self.assertLess(res.seconds, 30)
+
+
 class AtomicWriteTest(unittest.TestCase):
     def test_failed_write_leaves_old_content_and_no_temp_file(self):
         tmp = tempfile.mkdtemp()

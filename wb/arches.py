@@ -68,6 +68,17 @@ ARCHES = {
         # Debian's riscv64 gcc 12 does not provide.
         selftests=tuple(t for t in COMMON_SELFTESTS if t != "memslot_perf_test"),
     ),
+    "x86_64": Arch(
+        name="x86_64", kernel_arch="x86",
+        # native: the host's gcc and static libc (setup.HEADERS)
+        cross_compile="", cross_package="gcc", libc_package="libc6-dev",
+        qemu="qemu-system-x86_64", qemu_package="qemu-system-x86",
+        machine="q35", cpu="max", bios="",
+        console="ttyS0", earlycon="uart8250,io,0x3f8,115200",
+        image="arch/x86/boot/bzImage",
+        fragments=("x86_64",),
+        selftests=COMMON_SELFTESTS + ("x86/dirty_log_page_splitting_test",),
+    ),
 }
 
 
@@ -113,6 +124,8 @@ TARGETS = {
                             (2048, 1048576), 4, "0"),
     "arm64-16k-lpa2": Target("arm64-16k-lpa2", ARCHES["arm64"], ("arm64-16k", "lpa2"),
                              (32768, 2048, 1048576), 16, "1"),
+    # Guest mode: the selftests' only x86 mode, so no -m.
+    "x86_64": Target("x86_64", ARCHES["x86_64"], (), (2048, 1048576), 4, ""),
     # VM_MODE_P56V48_4K: Sv57x4, QEMU's widest; the narrower g-stage modes,
     # which QEMU 7.2 cannot run at the top of their address space, have a
     # plan of their own (riscv-modes).

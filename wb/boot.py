@@ -20,6 +20,8 @@ from .util import run, write_atomic
 PANIC_MARKERS = ("Kernel panic - not syncing", "---[ end Kernel panic")
 # The guest init's last line: the plan ran to its end.
 END_MARKER = re.compile(r"^# init: done, \d+ failed", re.M)
+# How long a guest that printed END_MARKER gets to power off by itself.
+POWER_OFF_GRACE_S = 10
 
 
 def _newc(name, mode, data=b"", rdev=(0, 0), ino=1):
@@ -105,7 +107,7 @@ def boot(cmd, log_path, timeout, on_line=None):
     deadline = start + timeout
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    chunks, pending, status, panic_at = [], b"", None, None
+    chunks, pending, status, panic_at, done_at = [], b"", None, None, None
     try:
         with open(log_path + ".partial", "wb") as log, selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
@@ -113,6 +115,10 @@ def boot(cmd, log_path, timeout, on_line=None):
                 now = time.monotonic()
                 if panic_at and now > panic_at + 5:
                     status = "panic"
+                    break
+                # The plan ran to its end, but a machine without a way to
+                # power off (x86 without ACPI) only halts: stop it here.
+                if done_at and now > done_at + POWER_OFF_GRACE_S:
                     break
                 if now > deadline:
                     status = "timeout"
@@ -133,6 +139,8 @@ def boot(cmd, log_path, timeout, on_line=None):
                         on_line(line)
                     if any(m in line for m in PANIC_MARKERS) and not panic_at:
                         panic_at = time.monotonic()
+                    if END_MARKER.match(line) and not done_at:
+                        done_at = time.monotonic()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
