@@ -339,7 +339,7 @@ class ReportTest(unittest.TestCase):
         self.assertIn("no figure in common", report.agreement_table(old, []))
 
     def test_a_goal_follows_what_the_stage2_maps_the_backing_with(self):
-        kinds = {t: [report._backing_kind("anonymous_hugetlb_" + b, t)
+        kinds = {t: [report.backing_kind("anonymous_hugetlb_" + b, t)
                      for b in ("2mb", "32mb", "512mb", "1gb")]
                  for t in ("arm64-4k", "arm64-16k", "arm64-64k")}
         self.assertEqual(kinds, {"arm64-4k": ["block", "block", "block", "1g"],

@@ -81,7 +81,7 @@ class DebianIgnoreTest(unittest.TestCase):
         with open(os.path.join(tmp, ".gitignore"), "w") as f:
             f.write(upstream + "\n#\n# Debian packaging: ignore everything at the top level, "
                     "since it isn't\n# included in our repository\n#\n/*\n!/debian/\n")
-        source._drop_debian_ignore(tmp)
+        source.drop_debian_ignore(tmp)
         with open(os.path.join(tmp, ".gitignore")) as f:
             self.assertEqual(f.read(), upstream + "\n")
 

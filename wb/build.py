@@ -68,14 +68,14 @@ def parse_variant(name):
     return Variant(get_target(tname), kernel, tuple(overlays))
 
 
-def _make_env(layout):
+def make_env(layout):
     env = {"KBUILD_BUILD_TIMESTAMP": "1970-01-01", "KBUILD_BUILD_USER": "wb",
            "KBUILD_BUILD_HOST": "wb", "CCACHE_BASEDIR": layout.build,
            "CCACHE_NOHASHDIR": "1"}
     return env
 
 
-def _make_args(variant, out):
+def make_args(variant, out):
     arch = variant.arch
     args = [f"O={out}", f"ARCH={arch.kernel_arch}", f"CROSS_COMPILE={arch.cross_compile}"]
     if shutil.which("ccache"):
@@ -141,8 +141,8 @@ def configure(layout, variant, out=None, track_head=True):
     if os.path.exists(log):
         os.unlink(log)
     progress("build", f"{variant.name}: configuring ({' + '.join(fragments)})")
-    args = _make_args(variant, out)
-    env = _make_env(layout)
+    args = make_args(variant, out)
+    env = make_env(layout)
     run(["make", "-C", tree] + args + ["allnoconfig"], f"{variant.name}: allnoconfig",
         log=log, env=env)
     run([os.path.join(tree, "scripts/kconfig/merge_config.sh"), "-n", "-m", "-O", out,
@@ -173,9 +173,9 @@ def build_kernel(layout, variant, jobs, track_head=True):
         os.unlink(log)
     progress("build", f"{variant.name}: building {os.path.basename(variant.arch.image)} "
              f"(-j{jobs}, log {os.path.relpath(log)})")
-    run(["make", "-C", tree, f"-j{jobs}"] + _make_args(variant, out)
+    run(["make", "-C", tree, f"-j{jobs}"] + make_args(variant, out)
         + [os.path.basename(variant.arch.image)],
-        f"building {variant.name}", log=log, env=_make_env(layout))
+        f"building {variant.name}", log=log, env=make_env(layout))
     image = os.path.join(out, variant.arch.image)
     if not os.path.exists(image):
         raise WorkbenchError(f"building {variant.name} produced no {image}. Log: {log}")
@@ -199,12 +199,12 @@ def build_selftests(layout, kernel, arch, jobs, extra=(), only=None, ccache=Fals
     progress("build", f"selftests ({kernel} tree, {arch.name}): {len(tests)} tests")
     run(["make", "-C", tree, f"O={os.path.join(out, 'obj')}", f"ARCH={arch.kernel_arch}",
          f"INSTALL_HDR_PATH={hdr}", "headers_install"],
-        f"headers_install for {arch.name}", log=log, env=_make_env(layout))
+        f"headers_install for {arch.name}", log=log, env=make_env(layout))
     kvm = os.path.join(tree, "tools/testing/selftests/kvm")
     run(["make", "-C", kvm, f"-j{jobs}", f"ARCH={arch.kernel_arch}",
          f"CROSS_COMPILE={arch.cross_compile}", f"OUTPUT={out}",
          f"KHDR_INCLUDES=-isystem {hdr}/include", "EXTRA_CFLAGS=-static -Werror"]
         + ([f"CC=ccache {arch.cross_compile}gcc"] if ccache and shutil.which("ccache") else [])
         + [os.path.join(out, t) for t in tests],
-        f"building the {arch.name} KVM selftests", log=log, env=_make_env(layout))
+        f"building the {arch.name} KVM selftests", log=log, env=make_env(layout))
     return {os.path.basename(t): os.path.join(out, t) for t in tests}

@@ -343,7 +343,7 @@ RISCV_VS_BASE = 1 / 3
 RISCV_VS_BASE_INTERVAL = 1 / 1.5
 
 
-def _backing_kind(test, target):
+def backing_kind(test, target):
     """pages, block or 1g: what the stage-2 maps the backing with.  A
     hugetlb size below the granule's PMD block (2M at 16K and 64K) is
     contiguous PTEs, mapped page by page; one above it is contiguous PMDs,
@@ -364,7 +364,7 @@ def goal_of(row):
     """(kernel, against, bound on kernel/against, what it says) or None."""
     if row.arch == "arm64" and row.figure == "split" and row.path:
         if row.target == "arm64-4k":
-            bound = ARM64_BOUND_4K[_backing_kind(row.test, row.target)]
+            bound = ARM64_BOUND_4K[backing_kind(row.test, row.target)]
             return ("patched", "base", bound, f"arm64 4K: at most {bound:.2f}x 7.3's time")
         return ("patched", "base", ARM64_BOUND_OTHER, "arm64: no slower than 7.3")
     if row.arch == "riscv64" and row.figure == "split" and row.path:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from . import source, tree
 from .errors import WorkbenchError
 from .source import BASE_TAG, GIT_IDENTITY, git
-from .util import _umask, progress, run, write_atomic
+from .util import current_umask, progress, run, write_atomic
 
 NEUTRAL_NAME = GIT_IDENTITY["GIT_AUTHOR_NAME"]
 NEUTRAL_EMAIL = GIT_IDENTITY["GIT_AUTHOR_EMAIL"]
@@ -274,7 +274,7 @@ def write_series(layout, who):
             for m in msgs:
                 write_atomic(os.path.join(tmp, m.name),
                              m.text.encode("utf-8", errors="surrogateescape"))
-            os.chmod(tmp, 0o777 & ~_umask())
+            os.chmod(tmp, 0o777 & ~current_umask())
             _replace_dir(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

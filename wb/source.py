@@ -216,7 +216,7 @@ DEBIAN_IGNORE = re.compile(r"\n#\n# Debian packaging: ignore everything at the t
                            re.S)
 
 
-def _drop_debian_ignore(repo):
+def drop_debian_ignore(repo):
     """Debian's tarball adds '/*' to .gitignore for its packaging repository.
 
     In a kernel tree that hides every new file from 'git add', so a patch
@@ -235,7 +235,7 @@ def _drop_debian_ignore(repo):
 
 
 def _commit_base(repo):
-    _drop_debian_ignore(repo)
+    drop_debian_ignore(repo)
     git(repo, "init", "-q", "-b", "patched")
     git(repo, "config", "core.autocrlf", "false")
     _identity(repo)

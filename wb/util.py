@@ -33,14 +33,14 @@ def write_atomic(path, data):
         with os.fdopen(fd, mode) as f:
             f.write(data)
         # mkstemp makes 0600 files; results and patches are for everyone to read.
-        os.chmod(tmp, 0o644 & ~_umask())
+        os.chmod(tmp, 0o644 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
-def _umask():
+def current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask

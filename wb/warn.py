@@ -152,10 +152,10 @@ def compile_dirs(layout, variant, dirs, jobs, sparse=None):
         raise WorkbenchError(f"{tree} does not exist; run 'make tree' first")
     out = out_dir(layout, variant)
     build.configure(layout, variant, out=out)
-    args = build._make_args(variant, out) + ["W=1", "C=1", f"CF={SPARSE_FLAGS}"]
+    args = build.make_args(variant, out) + ["W=1", "C=1", f"CF={SPARSE_FLAGS}"]
     if sparse:
         args.append(f"CHECK={sparse}")
-    env = build._make_env(layout)
+    env = build.make_env(layout)
     log = os.path.join(out, "warnings.log")
     for stale in (log, os.path.join(out, "prepare.log")):
         if os.path.exists(stale):
