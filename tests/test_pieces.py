@@ -60,14 +60,24 @@ class InitramfsTest(unittest.TestCase):
             with open(p, "wb") as f:
                 f.write(b"\x7fELF" + bytes(range(7)))
         out = os.path.join(tmp, "x.cpio")
-        boot.make_initramfs(out, init, "run a 1 /bin/t\n", {"/bin/t": test})
-        listing = subprocess.run(["cpio", "-itv"], stdin=open(out, "rb"),
-                                 capture_output=True, text=True)
+        boot.make_initramfs(out, init, "run a 1 /bin/t\n", {"/bin/t": test}, "BUG:\n")
+        with open(out, "rb") as f:
+            listing = subprocess.run(["cpio", "-itv"], stdin=f, capture_output=True, text=True)
         self.assertEqual(listing.returncode, 0, listing.stderr)
         names = [line.split()[-1] for line in listing.stdout.splitlines()]
         self.assertEqual(names, ["dev", "proc", "sys", "tmp", "bin", "dev/console",
-                                 "init", "plan", "bin/t"])
+                                 "init", "plan", "splats", "bin/t"])
         self.assertTrue(listing.stdout.splitlines()[5].startswith("crw"))
+
+
+class SplatsTest(unittest.TestCase):
+    def test_the_guest_gets_every_pattern_the_host_knows(self):
+        from wb import splats
+        lines = splats.guest_file().splitlines()
+        self.assertEqual(set(lines), set(splats.HEADERS + splats.FOLLOWERS))
+        self.assertIn("stack-protector", lines)
+        self.assertTrue(splats.is_header("WARNING: CPU: 1 PID: 2 at x.c:3"))
+        self.assertFalse(splats.is_header("Call trace:"))
 
 
 class PlanTest(unittest.TestCase):

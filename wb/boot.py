@@ -35,8 +35,9 @@ def _newc(name, mode, data=b"", rdev=(0, 0), ino=1):
     return out
 
 
-def make_initramfs(path, init, plan, files):
-    """init: path of the static PID 1; plan: text; files: {guest path: host path}."""
+def make_initramfs(path, init, plan, files, splats=""):
+    """init: path of the static PID 1; plan: text; files: {guest path: host
+    path}; splats: the text of /splats, the patterns of the dmesg test."""
     entries = [("dev", 0o040755), ("proc", 0o040755), ("sys", 0o040755),
                ("tmp", 0o041777), ("bin", 0o040755)]
     blob = b""
@@ -50,6 +51,8 @@ def make_initramfs(path, init, plan, files):
         blob += _newc("init", 0o100755, f.read(), ino=ino)
     ino += 1
     blob += _newc("plan", 0o100644, plan.encode(), ino=ino)
+    ino += 1
+    blob += _newc("splats", 0o100644, splats.encode(), ino=ino)
     for guest_path in sorted(files):
         ino += 1
         with open(files[guest_path], "rb") as f:

@@ -14,8 +14,8 @@ import re
 import subprocess
 import sys
 
-from . import (bisect as bisect_stage, boot, build, lint, plans, results, source, tools,
-               tree, warn)
+from . import (bisect as bisect_stage, boot, build, lint, plans, results, source, splats,
+               tools, tree, warn)
 from .arches import target as get_target
 from .errors import WorkbenchError
 from .ktap import parse
@@ -47,21 +47,13 @@ def known_failures(layout):
                        "TARGET-GLOB TEST REASON")]
 
 
-# First lines of a kernel splat; "Call trace:" and the like only follow one.
-SPLAT_HEADER = re.compile(r"WARNING:|BUG:|BUG |Oops|Kernel panic|kernel BUG at|"
-                          r"Unable to handle|possible \w+ locking|inconsistent lock|"
-                          r"suspicious RCU|UBSAN:|KASAN:|soft lockup|hard LOCKUP|"
-                          r"rcu: INFO:|hung_task|corruption|[Bb]ad page|refcount_t:|"
-                          r"Out of memory")
-
-
 def known_splat(record, known):
     """The reason, if every splat in a failed dmesg check is a known one.
 
     Entries read 'dmesg~TEXT': each splat's first line must contain TEXT.
     They hold on any kernel, since such splats are timing-dependent.
     """
-    headers = [line for line in record.message.splitlines() if SPLAT_HEADER.search(line)]
+    headers = [line for line in record.message.splitlines() if splats.is_header(line)]
     for target_glob, test_glob, reason in known:
         if not test_glob.startswith("dmesg~") or not fnmatch.fnmatch(record.target, target_glob):
             continue
@@ -132,7 +124,7 @@ def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=(),
     plan = plans.render(runs, target)
     files = {f"/bin/{b}": tests[b] for b in plans.binaries(runs)}
     initrd = os.path.join(work, "initramfs.cpio")
-    boot.make_initramfs(initrd, init, plan, files)
+    boot.make_initramfs(initrd, init, plan, files, splats.guest_file())
     timeout = timeout or sum(r.timeout for r in runs) + BOOT_MARGIN_S
     log = os.path.join(work, "console.log")
     progress("boot", f"{variant.name}: booting ({len(runs)} tests, timeout {timeout} s)")
