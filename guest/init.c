@@ -16,6 +16,11 @@
  *   memfree NAME [MEMINFO]      note MemFree of /proc/meminfo (or MEMINFO) as NAME
  *   memdrop NAME FROM TO MAX_KB pass when MemFree fell by at most MAX_KB from
  *                               the note FROM to the note TO
+ *   pgout NAME [VMSTAT]         note the kB allocated and not freed since boot,
+ *                               sum(pgalloc_*) - pgfree of /proc/vmstat: pages
+ *                               on per-CPU free lists count as freed, unlike
+ *                               in MemFree
+ *   memgrow NAME FROM TO MAX_KB pass when that grew by at most MAX_KB
  *
  * A final "dmesg" test fails if the kernel log holds a splat.  Everything a
  * test prints is passed through as KTAP diagnostics ("# ..."), so the host
@@ -396,22 +401,60 @@ static void do_memfree(int nr, char **argv, int argc)
 	result(nr, argc >= 2 ? argv[1] : "memfree:?", kb >= 0, NULL);
 }
 
-static void do_memdrop(int nr, char **argv, int argc)
+static long vmstat_outstanding_kb(const char *path)
+{
+	char key[64];
+	long value, pages = 0;
+	int seen = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &value) == 2) {
+		if (!strncmp(key, "pgalloc_", 8)) {
+			pages += value;
+			seen |= 1;
+		} else if (!strcmp(key, "pgfree")) {
+			pages -= value;
+			seen |= 2;
+		}
+	}
+	fclose(f);
+	return seen == 3 ? pages * (sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+static void do_pgout(int nr, char **argv, int argc)
+{
+	long kb = -1, *slot = argc >= 2 ? note(argv[1], 1) : NULL;
+
+	if (slot) {
+		kb = vmstat_outstanding_kb(argc == 3 ? argv[2] : "/proc/vmstat");
+		*slot = kb;
+	}
+	if (kb == -1)
+		diag("usage: pgout NAME [VMSTAT], with pgalloc_* and pgfree lines");
+	else
+		diag("pgout %s: %ld kB", argv[1], kb);
+	result(nr, argc >= 2 ? argv[1] : "pgout:?", kb != -1, NULL);
+}
+
+/* sign 1: how far the note fell (MemFree); -1: how far it grew (pgout). */
+static void do_memdelta(int nr, char **argv, int argc, int sign, const char *what)
 {
 	long *from = argc == 5 ? note(argv[2], 0) : NULL;
 	long *to = argc == 5 ? note(argv[3], 0) : NULL;
-	long max, drop;
+	long max, delta;
 
 	if (!from || !to) {
-		diag("usage: memdrop NAME FROM TO MAX_KB, after memfree FROM and memfree TO");
-		result(nr, argc >= 2 ? argv[1] : "memdrop:?", 0, NULL);
+		diag("usage: %s NAME FROM TO MAX_KB, after noting FROM and TO", argv[0]);
+		result(nr, argc >= 2 ? argv[1] : "memdelta:?", 0, NULL);
 		return;
 	}
 	max = strtol(argv[4], NULL, 10);
-	drop = *from - *to;
-	diag("memfree_drop_kb: %ld", drop);
-	diag("memfree_drop_max_kb: %ld", max);
-	result(nr, argv[1], drop <= max, NULL);
+	delta = sign * (*from - *to);
+	diag("%s_kb: %ld", what, delta);
+	diag("%s_max_kb: %ld", what, max);
+	result(nr, argv[1], delta <= max, NULL);
 }
 
 struct kunit_tally {
@@ -752,7 +795,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[0], "memfree"))
 			do_memfree(i + 1, argv, argc);
 		else if (!strcmp(argv[0], "memdrop"))
-			do_memdrop(i + 1, argv, argc);
+			do_memdelta(i + 1, argv, argc, 1, "memfree_drop");
+		else if (!strcmp(argv[0], "pgout"))
+			do_pgout(i + 1, argv, argc);
+		else if (!strcmp(argv[0], "memgrow"))
+			do_memdelta(i + 1, argv, argc, -1, "pgout_growth");
 		else {
 			diag("unknown plan directive '%s'", argv[0]);
 			result(i + 1, argv[0], 0, NULL);

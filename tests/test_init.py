@@ -44,7 +44,13 @@ class InitTest(unittest.TestCase):
                     f"kunit good {t}/good.ktap\nkunit bad {t}/bad.ktap\n"
                     f"kunit absent {t}/absent.ktap\n"
                     f"memfree m0 {t}/mi0\nmemfree m1 {t}/mi1\nmemfree m2 {t}/mi2\n"
-                    f"memdrop leak_ok m0 m1 100\nmemdrop leak_bad m0 m2 100\n")
+                    f"memdrop leak_ok m0 m1 100\nmemdrop leak_bad m0 m2 100\n"
+                    f"pgout p0 {t}/vs0\npgout p1 {t}/vs1\nmemgrow grew p0 p1 100\n"
+                    f"memgrow grew_too_much p0 p1 10\n")
+        for name, alloc, free in (("vs0", 150, 120), ("vs1", 350, 300)):
+            with open(os.path.join(t, name), "w") as f:
+                f.write(f"nr_free_pages 1\npgalloc_dma32 {alloc - 50}\npgalloc_normal 50\n"
+                        f"pgfree {free}\n")
         for name, kb in (("mi0", 5000), ("mi1", 4950), ("mi2", 4000)):
             with open(os.path.join(t, name), "w") as f:
                 f.write(f"MemTotal:       8000 kB\nMemFree:        {kb} kB\n")
@@ -69,8 +75,8 @@ class InitTest(unittest.TestCase):
         return self.by_name[name].status
 
     def test_plan_and_verdicts(self):
-        self.assertEqual(self.ktap.planned, 19)
-        self.assertEqual(len(self.ktap.results), 19)
+        self.assertEqual(self.ktap.planned, 23)
+        self.assertEqual(len(self.ktap.results), 23)
         self.assertEqual(self.status("ok"), "pass")
         self.assertEqual(self.by_name["ok"].diag[1], "hi")
         self.assertEqual(self.status("fails"), "fail")
@@ -92,7 +98,7 @@ class InitTest(unittest.TestCase):
         self.assertIn("usage: setsym PATH start|end SYMBOL", self.proc.stdout)
         self.assertFalse(os.path.exists(f"{self.tmp}/addr"))
         self.assertEqual(self.proc.returncode, 1)
-        self.assertIn("# init: done, 10 failed", self.proc.stdout)
+        self.assertIn("# init: done, 11 failed", self.proc.stdout)
 
     def test_memdrop_bounds_what_memfree_lost(self):
         self.assertEqual(self.status("m0"), "pass")
@@ -100,6 +106,13 @@ class InitTest(unittest.TestCase):
         self.assertIn("memfree_drop_kb: 50", self.by_name["leak_ok"].diag)
         self.assertEqual(self.status("leak_bad"), "fail")
         self.assertIn("memfree_drop_kb: 1000", self.by_name["leak_bad"].diag)
+
+    def test_memgrow_counts_pages_allocated_and_not_freed(self):
+        page_kb = os.sysconf("SC_PAGESIZE") // 1024
+        self.assertIn(f"pgout p0: {30 * page_kb} kB", self.by_name["p0"].diag)
+        self.assertIn(f"pgout_growth_kb: {20 * page_kb}", self.by_name["grew"].diag)
+        self.assertEqual(self.status("grew"), "pass" if 20 * page_kb <= 100 else "fail")
+        self.assertEqual(self.status("grew_too_much"), "fail")
 
     def test_timeout_kills_the_test(self):
         self.assertEqual(self.status("slow"), "fail")
