@@ -76,7 +76,8 @@ help:
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
 	@echo
 	@echo "Variables: KSRC=<your v7.3 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
-	@echo "Targets: arm64-4k arm64-16k arm64-64k riscv64; kernels: base patched ref;"
+	@echo "Targets: arm64-4k arm64-16k arm64-64k arm64-4k-lpa2 arm64-16k-lpa2 riscv64 x86_64;"
+	@echo "kernels: base (7.3) patched leafonly;"
 	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/;"
 	@echo "make bench's in results/<date>-<label>/, in the repository, to commit."
 
