@@ -30,7 +30,7 @@ help:
 	@echo "  make check        the test command: unit tests, series applies, arm64-4k and"
 	@echo "                    riscv64 kernels (base and patched) build, boot under QEMU and"
 	@echo "                    pass dirty_log_test (anonymous, THP, hugetlb) and arm64"
-	@echo "                    page_fault_test with a clean dmesg.  14 min warm, ~40 cold."
+	@echo "                    page_fault_test with a clean dmesg.  30 min warm, ~85 cold."
 	@echo "                    Then no new W=1/sparse warning in what the series touches, and"
 	@echo "                    every patch builds on its own (kernels, selftests incl. x86_64)."
 	@echo "                    The patched kernels also run with lockdep & co. (+debug)."
