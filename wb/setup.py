@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 
+from . import source
 from .arches import ARCHES
 from .errors import WorkbenchError
 from .layout import Layout
@@ -94,14 +95,8 @@ def stale_tools(layout):
 
 
 def tools_apt_options(layout):
-    state = layout.path("apt", "tools")
-    for d in ("lists/partial", "cache/archives/partial"):
-        os.makedirs(os.path.join(state, d), exist_ok=True)
-    return ["-o", f"Dir::Etc::sourcelist={os.path.join(layout.repo, 'source', 'apt-tools.list')}",
-            "-o", "Dir::Etc::sourceparts=-",
-            "-o", f"Dir::State::Lists={state}/lists",
-            "-o", f"Dir::Cache={state}/cache",
-            "-o", "APT::Get::List-Cleanup=0"]
+    return source.apt_options(layout, os.path.join(layout.repo, "source", "apt-tools.list"),
+                              layout.path("apt", "tools"), install=True)
 
 
 def _apt(step, what):

@@ -62,23 +62,26 @@ def accepted_versions(layout, line):
     return versions
 
 
-def apt_options(layout, sources=None, apt=None):
+def apt_options(layout, sources=None, apt=None, install=False):
     """apt-get options for the workbench's own apt state (or another state
-    directory apt and sources list, e.g. deb-src lines)."""
+    directory apt and sources list, e.g. deb-src lines), which they create.
+
+    Only downloads go without apt's locks; with install (setup installing
+    into the system), apt keeps every lock, dpkg's included.
+    """
     apt = apt or layout.apt
+    for d in ("lists/partial", "cache/archives/partial"):
+        os.makedirs(os.path.join(apt, d), exist_ok=True)
     return [
         "-o", f"Dir::Etc::sourcelist={sources or layout.apt_sources}",
         "-o", "Dir::Etc::sourceparts=-",
         "-o", f"Dir::State::Lists={apt}/lists",
         "-o", f"Dir::Cache={apt}/cache",
         "-o", "APT::Get::List-Cleanup=0",
-        "-o", "Debug::NoLocking=1",
-    ]
+    ] + ([] if install else ["-o", "Debug::NoLocking=1"])
 
 
 def _apt_update(layout):
-    for d in ("lists/partial", "cache/archives/partial"):
-        os.makedirs(os.path.join(layout.apt, d), exist_ok=True)
     progress("source", "updating the project-local apt lists (sid, trixie-backports)")
     rc, out = run(["apt-get", "-q"] + apt_options(layout) + ["update"],
                   "apt-get update", check=False)

@@ -36,10 +36,7 @@ def _sources_list(layout, dest):
 
 
 def _apt_src_options(layout, sources):
-    state = layout.path("apt", "src")
-    for d in ("lists/partial", "cache/archives/partial"):
-        os.makedirs(os.path.join(state, d), exist_ok=True)
-    return source.apt_options(layout, sources, state)
+    return source.apt_options(layout, sources, layout.path("apt", "src"))
 
 
 def build_sparse(layout):
