@@ -124,6 +124,10 @@ TARGETS = {
                             (2048, 1048576), 4, "0"),
     "arm64-16k-lpa2": Target("arm64-16k-lpa2", ARCHES["arm64"], ("arm64-16k", "lpa2"),
                              (32768, 2048, 1048576), 16, "1"),
+    # FEAT_LPA: a 52-bit IPA with 64K pages, guest mode 2 (VM_MODE_P52V48_64K);
+    # the same config fragment, as 64K pages need no LPA2 for it.
+    "arm64-64k-lpa": Target("arm64-64k-lpa", ARCHES["arm64"], ("arm64-64k", "lpa2"),
+                            (524288, 2048), 64, "2", 1 << 30),
     # Guest mode: the selftests' only x86 mode, so no -m.
     "x86_64": Target("x86_64", ARCHES["x86_64"], (), (2048, 1048576), 4, ""),
     # VM_MODE_P56V48_4K: Sv57x4, QEMU's widest; the narrower g-stage modes,

@@ -373,6 +373,17 @@ RISCV_SPLIT_FALLBACK = tuple(
 PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arches=("arm64",))
                           for i in range(1, 9))
 
+# VM teardown over an empty IPA space.  Every arm64 selftest process first
+# creates and destroys a VM with the largest IPA size the host offers
+# (aarch64_get_supported_page_sizes()), before it parses its options: so
+# `dirty_log_test -h` times one create and destroy of a VM that maps nothing.
+# 7.3 walks all of its IPA space a level-2 block at a time, at 16K with a
+# 52-bit IPA 2^27 walks (series/arm64-fixes); the duration lines tell.
+VM_TEARDOWN_RUNS = 3
+VM_TEARDOWN = tuple(Run(f"teardown.{i}", ("dirty_log_test", "-h"), arches=("arm64",),
+                        takes_mode=False, timeout=1800)
+                    for i in range(1, VM_TEARDOWN_RUNS + 1))
+
 # The stage-2 after each split, to compare base and patched tables line by
 # line (make compare-dumps), on both paths: memory already mapped with pages,
 # THP and hugetlb blocks at the granule's PMD level; several memslots; and a
@@ -519,6 +530,7 @@ PLANS = {
     "kunit": KUNIT,
     "pkvm-eager": PKVM_EAGER,
     "page-fault-repeat": PAGE_FAULT_REPEAT,
+    "vm-teardown": VM_TEARDOWN,
     "riscv-split-counts": RISCV_SPLIT_COUNTS,
     "riscv-eager": RISCV_EAGER,
     "riscv-1g": RISCV_1G,
