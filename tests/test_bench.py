@@ -144,7 +144,7 @@ class ParseTest(unittest.TestCase):
         params = {r.name: plans.argv(r, target) for r in b.runs}
         recs = from_ktap(parse(CONSOLE), Variant(target, "base"), params)
         recs.append(Record(stage="run", name="any test passed", status="fail"))
-        return bench.finish_boot(recs, CONSOLE, b, set(params)), b
+        return bench.finish_boot(recs, parse(CONSOLE), b), b
 
     def test_a_cell_without_its_hugepages_is_a_skip_with_the_reason(self):
         recs, b = self.boot_records()
@@ -517,6 +517,12 @@ class QemuBenchTest(Scratch):
         self.assertIn("-m 4G", console)
         self.assertIn("-icount shift=3", console)
         self.assertIn("-icount", doc["boots"][0]["command"])
+        # report.md quotes the command that ran, as the fake QEMU saw it.
+        ran = console.splitlines()[0].split()[1:]
+        self.assertEqual(" ".join(doc["boots"][-1]["command"][1:]),
+                         " ".join(os.path.relpath(a, self.wb.repo) if os.path.isabs(a) else a
+                                  for a in ran))
+        self.assertIn("run split.anonymous_thp.all", doc["boots"][-1]["plan"])
         self.assertEqual(doc["config"]["icount"], "3")
         self.assertIn("patched", doc["kernels"])
         table = read(os.path.join(res, "report.txt"))

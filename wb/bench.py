@@ -26,10 +26,10 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
 
-from . import boot, build, check, plans, report, results, source, tree
+from . import boot, build, plans, report, results, run, source, tree
 from .arches import EXPERIMENTS, KERNELS, Arch, Target, target as get_target
 from .errors import WorkbenchError
-from .ktap import parse
+from .known import apply_known_failures
 from .results import Record
 from .util import progress, write_atomic
 
@@ -563,12 +563,12 @@ def split_samples(diag):
     return out
 
 
-def finish_boot(records, console, b, run_names):
-    """The records of one boot, ready for the bench: split runs carry their
-    samples (first guest mode only) and the boot's round; runs whose
-    hugepages could not be reserved become skips; figures the generic parser
-    collected from summary lines are dropped."""
-    ktap = parse(console)
+def finish_boot(records, ktap, b):
+    """The records of one boot (run.make_records), ready for the bench: split
+    runs carry their samples (first guest mode only) and the boot's round;
+    runs whose hugepages could not be reserved become skips; figures the
+    generic parser collected from summary lines are dropped."""
+    run_names = {r.name for r in b.runs}
     diag = {t.name: t.diag for t in ktap.results}
     unreserved, why = {}, {}
     for t in ktap.results:
@@ -685,37 +685,24 @@ def run_matrix(layout, jobs, cfg, boots):
     for i, b in enumerate(boots, 1):
         v = variants[b.variant_name]
         eta.start(b, i)
-        timeout = sum(r.timeout for r in b.runs) + check.BOOT_MARGIN_S
         start = time.monotonic()
+        entry = {"index": i, "variant": v.name, "round": b.round,
+                 "kernel_release": _release(layout, v),
+                 "runs": [list(plans.argv(r, b.target)) for r in b.runs]}
         try:
-            recs = check.boot_and_run(layout, v, images[v.name], tests[v.arch.name], b.runs,
-                                      timeout=timeout, cmdline=b.cmdline, mem=b.mem,
-                                      qemu_extra=qemu_extra(cfg), on_line=eta.line)
+            session = run.boot_variant(layout, v, images[v.name], tests[v.arch.name], b.runs,
+                                       cmdline=b.cmdline, mem=b.mem,
+                                       qemu_extra=qemu_extra(cfg), on_line=eta.line)
+            recs = finish_boot(session.records, session.ktap, b)
+            entry.update(session.recorded(layout.repo))
         except WorkbenchError as e:
             recs = [Record(stage="boot", name="boot", status="fail", message=str(e),
                            variant=v.name, target=b.target.name, arch=v.arch.name,
                            kernel=b.kernel)]
-        console_path = layout.runs(v.name, "console.log")
-        try:
-            with open(console_path, errors="replace") as f:
-                console = f.read()
-        except OSError:
-            console = ""
-        recs = finish_boot(recs, console, b, {r.name for r in b.runs})
-        check.apply_known_failures(layout, recs)
+        apply_known_failures(layout, recs)
         records += recs
-        boot_rec = next((r for r in recs if r.name == "boot"), None)
-        initrd = layout.runs(v.name, "initramfs.cpio")
-        log.append({"index": i, "variant": v.name, "round": b.round,
-                    "status": boot_rec.status if boot_rec else "?",
-                    "seconds": round(time.monotonic() - start, 1),
-                    "kernel_release": _release(layout, v),
-                    "command": [os.path.relpath(a, layout.repo) if os.path.isabs(a) else a
-                                for a in boot.qemu_command(v.arch, images[v.name], initrd,
-                                                           cmdline=b.cmdline, mem=b.mem,
-                                                           extra=qemu_extra(cfg))],
-                    "runs": [list(plans.argv(r, b.target)) for r in b.runs],
-                    "plan": plans.render(b.runs, b.target)})
+        entry.update(status=recs[0].status, seconds=round(time.monotonic() - start, 1))
+        log.append(entry)
         eta.finish(b)
         _save_partial(layout, cfg, records, log)
     return records, log
@@ -789,40 +776,20 @@ def run_host(layout, jobs, cfg, boots, target):
                              "run it on a machine with KVM (and join the kvm group)")
     tests = build.build_selftests(layout, "patched", target.arch, jobs)
     init = boot.build_init(layout, target.arch, layout.path("host"))
+    bindir = os.path.dirname(tests[SELFTEST])
     eta = Eta(boots)
     variant = build.Variant(target, cfg.label)
     records, log = [], []
     for i, b in enumerate(boots, 1):
         eta.start(b, i)
-        plan = plans.render(b.runs, target, bindir=os.path.dirname(tests[SELFTEST]),
-                            manage_memory=False)
-        plan_path = layout.path("host", "plan")
-        write_atomic(plan_path, plan)
-        timeout = sum(r.timeout for r in b.runs) + 60
-        console_path = layout.path("host", "console.log")
-        res = boot.boot([init, plan_path], console_path, timeout, eta.line)
-        ktap = parse(res.console)
-        base = dict(variant=variant.name, target=target.name, arch=target.arch.name,
-                    kernel=cfg.label)
-        ok = res.status == "done" and ktap.started
-        recs = [Record(stage="boot", name="boot", status="pass" if ok else "fail",
-                       values={"seconds": [round(res.seconds, 1)]},
-                       message="" if ok else boot.explain(res, "the host run", console_path,
-                                                          timeout), **base)]
-        params = {r.name: plans.argv(r, target) for r in b.runs}
-        recs += results.from_ktap(ktap, variant, params)
-        reported = {t.name for t in ktap.results}
-        recs += [Record(stage="run", name=r.name, status="fail", params=list(params[r.name]),
-                        message="planned, but never reported", **base)
-                 for r in b.runs if r.name not in reported]
-        recs = finish_boot(recs, res.console, b, set(params))
+        session = run.run_on_host(layout, variant, init, b.runs, bindir, on_line=eta.line)
+        recs = finish_boot(session.records, session.ktap, b)
         records += recs
-        log.append({"index": i, "variant": variant.name, "round": b.round,
-                    "status": recs[0].status, "seconds": round(res.seconds, 1),
-                    "command": [os.path.relpath(init, layout.repo), "PLAN"],
-                    "runs": [list(plans.argv(r, target)) for r in b.runs],
-                    "plan": plan.replace(os.path.dirname(tests[SELFTEST]), os.path.relpath(
-                        os.path.dirname(tests[SELFTEST]), layout.repo))})
+        log.append(dict({"index": i, "variant": variant.name, "round": b.round,
+                         "status": recs[0].status,
+                         "seconds": round(session.result.seconds, 1),
+                         "runs": [list(plans.argv(r, target)) for r in b.runs]},
+                        **session.recorded(layout.repo)))
         eta.finish(b)
         _save_partial(layout, cfg, records, log)
     return records, log

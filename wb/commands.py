@@ -178,8 +178,9 @@ COMMANDS.update({"bench": cmd_bench, "report": cmd_report})
 
 def cmd_run(layout, args):
     """Boot one variant with a named plan and print each test's figures."""
-    from . import build, check, plans, setup
+    from . import build, plans, run, setup
     from .errors import WorkbenchError
+    from .known import apply_known_failures
     if args.plan not in plans.PLANS:
         raise WorkbenchError(f"unknown plan '{args.plan}'; known: {', '.join(plans.PLANS)}")
     variant = build.parse_variant(args.variant)
@@ -198,9 +199,10 @@ def cmd_run(layout, args):
         runs = [r for r in runs if any(fnmatch.fnmatch(r.name, g) for g in args.only.split(","))]
         if not runs:
             raise WorkbenchError(f"ONLY={args.only} matches no run of plan '{args.plan}'")
-    records = check.boot_and_run(layout, variant, image, tests, runs,
-                                 cmdline=tuple(args.cmdline.split()), mem=args.mem)
-    check.apply_known_failures(layout, records)
+    session = run.boot_variant(layout, variant, image, tests, runs,
+                               cmdline=tuple(args.cmdline.split()), mem=args.mem)
+    records = session.records
+    apply_known_failures(layout, records)
     for r in records:
         vals = {k: (v[0] if len(v) == 1 else v) for k, v in r.values.items()}
         print(f"{r.status:<5} {r.name}: {vals}" + (f"\n{r.message}" if r.message else ""))
