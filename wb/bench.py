@@ -531,35 +531,20 @@ class Eta:
 
 # --- figures out of a run's output ------------------------------------------
 
-FIGURE = re.compile(r"^(enable|clear)(_dirty_pass)?_s: (\d+(?:\.\d+)?(?:e-?\d+)?)$")
-META = re.compile(r"^(backing_src|backing_page_size|eager_page_split|eager_split_chunk_size|"
-                  r"vcpus|vcpu_memory_bytes|slots|repetitions|clear_chunk_bytes|host_thp_kb): "
-                  r"(\S+)$")
+# What dirty_log_split_test says about a run, beside its samples: kept once.
+META = ("backing_src", "backing_page_size", "eager_page_split", "eager_split_chunk_size",
+        "vcpus", "vcpu_memory_bytes", "slots", "repetitions", "clear_chunk_bytes",
+        "host_thp_kb", "guest_mode")
+KEPT = ("duration_s", "pid", "boot")
 
 
-def split_samples(diag):
-    """{figure: [seconds per repetition], metadata...} of one run's output.
-
-    Only the first guest mode counts: a test of several modes prints the same
-    figures again for each, and those are not samples of the same thing.
-    memstress names the mode for every VM it creates, so the same mode
-    again is the next repetition, not another mode.
-    """
-    out = {}
-    for line in diag:
-        if line.startswith("Testing guest mode: "):
-            mode = line.split(": ", 1)[1].strip()
-            if out.setdefault("guest_mode", [mode]) != [mode]:
-                break
-            continue
-        m = FIGURE.match(line)
-        if m:
-            out.setdefault(f"{m.group(1)}{m.group(2) or ''}_s", []).append(float(m.group(3)))
-            continue
-        m = META.match(line)
-        if m and m.group(1) not in out:
-            v = m.group(2)
-            out[m.group(1)] = [int(v) if v.lstrip("-").isdigit() else v]
+def split_values(values):
+    """The values of a split run's record (ktap.figures) the bench keeps: the
+    samples of each repetition, the run's metadata, its call counts; not the
+    summary lines (enable_median_s) the selftest adds."""
+    out = {k: v for k, v in values.items()
+           if k.startswith("calls:") or k in KEPT or report.SPLIT_FIGURE.match(k)}
+    out.update({k: v[:1] for k, v in values.items() if k in META})
     return out
 
 
@@ -569,7 +554,6 @@ def finish_boot(records, ktap, b):
     runs whose hugepages could not be reserved become skips; figures the
     generic parser collected from summary lines are dropped."""
     run_names = {r.name for r in b.runs}
-    diag = {t.name: t.diag for t in ktap.results}
     unreserved, why = {}, {}
     for t in ktap.results:
         m = re.match(r"^hugepages:(\d+)kB=(\d+)$", t.name)
@@ -587,9 +571,7 @@ def finish_boot(records, ktap, b):
         rec.values["boot"] = [b.round]
         if rec.name not in run_names:
             continue
-        kept = {k: v for k, v in rec.values.items()
-                if k.startswith("calls:") or k in ("duration_s", "pid", "boot")}
-        rec.values = dict(kept, **split_samples(diag.get(rec.name, [])))
+        rec.values = split_values(rec.values)
         missing = [kb for kb, _ in runs[rec.name].hugepages if kb in why.get(rec.name, {})]
         if missing and rec.status != "pass":
             kb = missing[0]
