@@ -75,8 +75,8 @@ help:
 	@echo "  make clean        remove build outputs, keep the trees and downloads"
 	@echo "  make clean-tree   remove the kernel trees too (unexported commits are lost)"
 	@echo
-	@echo "Variables: KSRC=<your v7.3 tree>  JOBS=$(JOBS)  TARGETS=arm64-4k,riscv64  FORCE=1"
-	@echo "Targets: arm64-4k arm64-16k arm64-64k arm64-4k-lpa2 arm64-16k-lpa2 riscv64 x86_64;"
+	@echo "Variables: KSRC=<your v7.3 tree>  JOBS=$(JOBS)  TARGETS=$$($(PYTHON) -c 'from wb.arches import targets_in; print(*targets_in("check"), sep=",")')  FORCE=1"
+	@echo "Targets (rows of wb/arches.py): $$($(PYTHON) -c 'from wb.arches import TARGETS; print(*TARGETS)');"
 	@echo "kernels: base (7.3) patched leafonly;"
 	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/;"
 	@echo "make bench's in results/<date>-<label>/, in the repository, to commit."

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import unittest
+from dataclasses import replace
 import xml.etree.ElementTree as ET
 from contextlib import redirect_stdout
 from io import StringIO
@@ -193,14 +194,26 @@ class MatrixTest(unittest.TestCase):
         names = {r.name for b in boots for r in b.runs}
         self.assertIn("split.anonymous_hugetlb_32mb.all", names)
         self.assertIn("split.anonymous_hugetlb_512mb.all", names)
-        # 16K pays a fixed cost per process (PROCESS_SECONDS): in the estimate.
+        # 16K pays a fixed cost per process (process_seconds): in the estimate.
         a16 = next(b for b in boots if b.target.name == "arm64-16k")
-        self.assertGreater(a16.estimate, len(a16.runs) * bench.PROCESS_SECONDS["arm64-16k"])
+        self.assertGreater(a16.estimate, len(a16.runs) * a16.target.process_seconds)
         a64 = next(b for b in boots if b.target.name == "arm64-64k")
         self.assertEqual(a64.cmdline, ("hugepagesz=512M", "hugepages=2"))
         a64 = boots[4]
         self.assertIn("-b", plans.argv(a64.runs[0], a64.target))
         self.assertEqual(plans.argv(a64.runs[0], a64.target)[4], "1G")
+
+    def test_a_target_row_carries_its_plan_and_cost_model(self):
+        # An LPA2 row at 16K: the granule's start-up cost per process and its
+        # PMD block as the eager-split chunk, from the row alone.
+        cfg = bench.config_from_env({"TARGETS": "arm64-16k-lpa2", "BACKINGS": "thp"})
+        b = bench.schedule(cfg)[0][0]
+        self.assertEqual(b.startup, 40.0)
+        argv = plans.argv(b.runs[0], b.target)
+        self.assertEqual(argv[-4:], ("-E", "32M", "-m", "1"))
+        self.assertEqual(bench.count_functions(replace(cfg, counts=("auto",)), b.target),
+                         ("stage2_split_walker",))
+        self.assertNotIn("-E", plans.argv(b.runs[0], arches.TARGETS["riscv64"]))
 
     def test_host_pmd_block_follows_the_page_size(self):
         for page, pmd in ((4096, 2048), (16384, 32768), (65536, 524288)):
@@ -240,7 +253,7 @@ class MatrixTest(unittest.TestCase):
                           "riscv64-patched"])
         self.assertTrue(all(r.argv[2] == "anonymous_thp" for b in boots for r in b.runs))
         # Even at the 1.5 min a boot may cost beside its runs.
-        worst = sum(b.estimate - bench.BOOT_SECONDS[b.target.arch.name] + 90 for b in boots)
+        worst = sum(b.estimate - b.target.arch.boot_seconds + 90 for b in boots)
         self.assertLess(worst, 600)
         self.assertEqual(cfg.label, "quick")
 

@@ -27,23 +27,21 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 
 from . import boot, build, plans, report, results, run, source, tree
-from .arches import EXPERIMENTS, KERNELS, Arch, Target, target as get_target
+from .arches import ARCHES, EXPERIMENTS, KERNELS, Arch, Target, target as get_target, targets_in
 from .errors import WorkbenchError
 from .known import apply_known_failures
 from .results import Record
 from .util import progress, write_atomic
 
 SELFTEST = "dirty_log_split_test"
-DEFAULT_TARGETS = ("arm64-4k", "arm64-16k", "arm64-64k", "riscv64")
-QUICK_TARGETS = ("arm64-4k", "riscv64")
+# The targets and their cost model are rows of wb/arches.py (suites "bench"
+# and "quick"; Arch.page_seconds and friends, Target.process_seconds).
+DEFAULT_TARGETS = targets_in("bench")
+QUICK_TARGETS = targets_in("quick")
 REF_TARGETS = ()                    # where an unmodified reference tree ("ref") runs too
-DEFAULT_SIZE = 256 << 20            # bytes per vCPU (-b)
-# A 64K-granule THP block is 512M: a 256M memslot could hold none.
-TARGET_SIZE = {"arm64-64k": 1 << 30}
+# Bytes per vCPU (-b): the target's split_bytes (a 64K-granule THP block is
+# 512M, so a 256M memslot could hold none there); on the host:
 HOST_SIZE = 1 << 30
-# One guest mode where the selftest would test several (riscv64: Sv48, Sv39):
-# VM_MODE_P56V48_4K.  Only under QEMU, whose riscv64 offers 56-bit guests.
-GUEST_MODES = {"riscv64": "18"}
 GUEST_MEM = 2 << 30                 # QEMU -m (boot.qemu_command)
 GUEST_ROOM = GUEST_MEM - (512 << 20)    # the most a run's memory may take
 # A boot that reserves 1G pages gets 4G: in 2G, the kernel, initrd and device
@@ -54,22 +52,11 @@ GUEST_KEEP = 2 << 30                # what that guest keeps beside its 1G pages
 # Hugepages this large must be reserved at boot: a 2G guest that has run
 # for a while rarely has two free 512M blocks left.
 BOOT_TIME_KB = 524288
-COUNT_FUNCTIONS = {"arm64": ("stage2_split_walker",), "riscv64": plans.RISCV_SPLIT_PROFILE}
-# The rough cost model behind the up-front estimate and the ETA, from
-# dirty_log_split_test runs of 64M-128M under QEMU TCG on 2 cores (arm64 4K:
-# 2.5 s per repetition of 128M, riscv64 1.25 s): seconds per guest page per
-# repetition (populate plus dirty pass), extra when populating anonymous
-# memory faults 4K at a time, per VM, and per boot (QEMU, kernel, init).
-PAGE_SECONDS = {"arm64": 60e-6, "riscv64": 20e-6}
-ANON_PAGE_SECONDS = {"arm64": 60e-6, "riscv64": 30e-6}
+# The rough cost model behind the up-front estimate and the ETA: per guest
+# page, per boot and per process by arch and target (wb/arches.py), and per
+# VM.  A process's start-up is why one process runs every path of a backing
+# ("-p all") rather than one per backing and path.
 VM_SECONDS = 0.6
-BOOT_SECONDS = {"arm64": 10, "riscv64": 15}
-# What every selftest process pays before main(), by target.  At 16K the
-# library's constructor probes page sizes with a scratch VM of the largest
-# IPA size (52 bits on QEMU's -cpu max), and 7.2 tears its stage-2 down
-# 32M at a time: some 2^27 empty walks, about 40 s under TCG.  Hence one
-# process per backing ("-p all") rather than one per backing and path.
-PROCESS_SECONDS = {"arm64-16k": 40.0}
 KVM_DEV = "/dev/kvm"
 HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 THP_SYSFS = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -266,7 +253,7 @@ def cell_bytes(cfg, target, backing):
     hugetlb memory comes in whole pages, and a memslot smaller than a page
     could not be mapped with one: the size grows to at least one page.
     """
-    size = cfg.size or (HOST_SIZE if cfg.host else TARGET_SIZE.get(target.name, DEFAULT_SIZE))
+    size = cfg.size or (HOST_SIZE if cfg.host else target.split_bytes)
     kb = plans.hugetlb_kb(backing)
     if not kb:
         return size, 0, None
@@ -345,11 +332,11 @@ def cells(cfg, target):
 
 def rep_seconds(target, backing, vcpu_bytes, vcpus):
     """The cost model: estimated seconds of one repetition of a run."""
-    arch = target.arch.name
+    arch = target.arch
     pages = vcpu_bytes * vcpus / (target.page_kb * 1024)
-    per_page = PAGE_SECONDS.get(arch, 10e-6)
+    per_page = arch.page_seconds
     if backing == "anonymous":
-        per_page += ANON_PAGE_SECONDS.get(arch, 5e-6)
+        per_page += arch.anon_page_seconds
     return VM_SECONDS + pages * per_page
 
 
@@ -357,13 +344,13 @@ def count_functions(cfg, target):
     if not cfg.counts:
         return ()
     if cfg.counts == ("auto",):
-        return COUNT_FUNCTIONS.get(target.arch.name, ())
+        return target.arch.count_functions
     return cfg.counts
 
 
 def process_seconds(cfg, target):
-    """The start-up a selftest process pays on a target (PROCESS_SECONDS)."""
-    return 0.0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
+    """The start-up a selftest process pays on a target (Target.process_seconds)."""
+    return 0.0 if cfg.host else target.process_seconds
 
 
 def runs_for(cfg, target, chosen):
@@ -375,7 +362,6 @@ def runs_for(cfg, target, chosen):
     are reserved at boot run first and together, so that their pages go
     back to the guest before the other runs.
     """
-    mode = None if cfg.host else GUEST_MODES.get(target.name)
     scale = 3 if cfg.icount else 1
     startup = process_seconds(cfg, target)
     # Call counts cover a whole run, so a counted run times a single path.
@@ -390,13 +376,13 @@ def runs_for(cfg, target, chosen):
         vcpu_bytes, pages, kb = cell_bytes(cfg, target, backing)
         margin = 12 if kb and kb < BOOT_TIME_KB else 0
         seconds = rep_seconds(target, backing, vcpu_bytes, cfg.vcpus)
-        chunk = cfg.chunk if cfg.chunk and target.arch.name == "arm64" else None
+        chunk = cfg.chunk if cfg.chunk and target.arch.eager else None
         path = "all" if len(paths[key]) > 1 else paths[key][0]
         n = cfg.reps * len(paths[key])
         run = plans.split_run(backing, path, vcpu_bytes, cfg.vcpus, cfg.reps,
                               timeout=int(120 + startup + 4 * scale * n * seconds),
                               hugepages=((kb, pages + margin),) if kb else (),
-                              profile=profile, mode=mode, chunk=chunk)
+                              profile=profile, chunk=chunk)
         out.append(run)
         per_rep[run.name], reps[run.name] = seconds, n
     return out, per_rep, reps
@@ -424,7 +410,7 @@ def schedule(cfg, resolve=get_target):
             plans_by_target[tname] = (target, *runs_for(cfg, target, chosen))
     for rnd in range(1, cfg.boots + 1):
         for tname, (target, runs, per_rep, reps) in plans_by_target.items():
-            overhead = 0 if cfg.host else BOOT_SECONDS.get(target.arch.name, 10)
+            overhead = 0 if cfg.host else target.arch.boot_seconds
             startup = process_seconds(cfg, target)
             estimate = overhead + sum(startup + reps[r.name] * per_rep[r.name] for r in runs)
             for kernel in cfg.kernels_for(tname):
@@ -714,10 +700,15 @@ def host_target():
                                                  for d in os.listdir(HUGEPAGES_SYSFS)) if m)
     except OSError:
         sizes = []
+    # What the selftests ask of the arch (eager splitting, counted functions)
+    # is its row's; the profile has one trace_stat file per host CPU.
+    row = ARCHES.get(name)
     arch = Arch(name=name, kernel_arch=karch, cross_compile="", cross_package="gcc",
                 libc_package="libc6-dev", qemu="", qemu_package="", machine="", cpu="",
                 bios="", console="", earlycon="", image="", fragments=(),
-                selftests=(SELFTEST,))
+                selftests=(SELFTEST,), smp=os.cpu_count() or 1,
+                eager=row.eager if row else (),
+                count_functions=row.count_functions if row else ())
     return Target("host", arch, (), (pmd_kb,) + tuple(s for s in sizes if s != pmd_kb),
                   page_kb, "")
 

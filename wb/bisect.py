@@ -242,6 +242,8 @@ def run(layout, tally, jobs, targets, commits, built=frozenset(), known=None, ho
         units.append(Unit("kernel", tname, t.arch))
         if t.arch not in arches:
             arches.append(t.arch)
+    # A native target's selftests are the host's: built once, in one directory.
+    host = host and not any(a.native and a.name == HOST_SELFTESTS.name for a in arches)
     if host and platform.machine() == "x86_64":
         arches.append(HOST_SELFTESTS)
     elif host:

@@ -15,13 +15,13 @@ import sys
 
 from . import (bisect as bisect_stage, build, lint, plans, run as run_stage, source, tools,
                tree, warn)
-from .arches import target as get_target
+from .arches import target as get_target, targets_in
 from .errors import WorkbenchError
 from .known import apply_known_failures
 from .results import Record, Tally
 from .util import progress
 
-CHECK_TARGETS = ("arm64-4k", "riscv64")
+CHECK_TARGETS = targets_in("check")
 
 
 def unit_tests(layout, tally):

@@ -363,7 +363,7 @@ def backing_kind(test, target):
 def goal_of(row):
     """(kernel, against, bound on kernel/against, what it says) or None."""
     if row.arch == "arm64" and row.figure == "split" and row.path:
-        if row.target == "arm64-4k":
+        if row.target in TARGETS and TARGETS[row.target].page_kb == 4:
             bound = ARM64_BOUND_4K[backing_kind(row.test, row.target)]
             return ("patched", "base", bound, f"arm64 4K: at most {bound:.2f}x 7.3's time")
         return ("patched", "base", ARM64_BOUND_OTHER, "arm64: no slower than 7.3")
