@@ -21,13 +21,6 @@ class Ktap:
     results: list = field(default_factory=list)
     started: bool = False
 
-    @property
-    def missing(self):
-        """Planned tests that never reported: a guest that died mid-plan."""
-        if self.planned is None:
-            return 0
-        return max(0, self.planned - len(self.results))
-
 
 def parse(console):
     """Results with the diagnostics that preceded each, from a console log.
