@@ -15,7 +15,7 @@ from io import StringIO
 from unittest import mock
 
 from tests.fakes import FAKE_ARCH, Workbench, quiet
-from wb import arches, bench, commands, plans, report, source, stats, tree
+from wb import arches, bench, commands, matrix, plans, publish, report, source, stats, tree
 from wb.build import Variant
 from wb.errors import WorkbenchError
 from wb.layout import REPO
@@ -141,11 +141,11 @@ class ParseTest(unittest.TestCase):
         from wb.ktap import parse
         from wb.results import from_ktap
         target = FAKE_1G
-        cfg = bench.Config(targets=("fake1g",), backings=("anonymous_hugetlb_1gb",
+        cfg = matrix.Config(targets=("fake1g",), backings=("anonymous_hugetlb_1gb",
                                                           "anonymous_thp"),
                            paths=("enable",), reps=2, boots=1)
         with mock.patch.dict(arches.TARGETS, {"fake1g": target}):
-            boots, _ = bench.schedule(cfg)
+            boots, _ = matrix.schedule(cfg)
         b = boots[0]
         params = {r.name: plans.argv(r, target) for r in b.runs}
         recs = from_ktap(parse(CONSOLE), Variant(target, "base"), params)
@@ -170,8 +170,8 @@ class ParseTest(unittest.TestCase):
 
 class MatrixTest(unittest.TestCase):
     def test_default_matrix(self):
-        cfg = bench.config_from_env({})
-        boots, skipped = bench.schedule(cfg)
+        cfg = matrix.config_from_env({})
+        boots, skipped = matrix.schedule(cfg)
         # 7.3 is the base: riscv64 has no separate reference kernel.
         self.assertEqual([b.variant_name for b in boots[:8]],
                          ["arm64-4k-base", "arm64-4k-patched", "arm64-16k-base",
@@ -207,12 +207,12 @@ class MatrixTest(unittest.TestCase):
     def test_a_target_row_carries_its_plan_and_cost_model(self):
         # An LPA2 row at 16K: the granule's start-up cost per process and its
         # PMD block as the eager-split chunk, from the row alone.
-        cfg = bench.config_from_env({"TARGETS": "arm64-16k-lpa2", "BACKINGS": "thp"})
-        b = bench.schedule(cfg)[0][0]
+        cfg = matrix.config_from_env({"TARGETS": "arm64-16k-lpa2", "BACKINGS": "thp"})
+        b = matrix.schedule(cfg)[0][0]
         self.assertEqual(b.startup, 40.0)
         argv = plans.argv(b.runs[0], b.target)
         self.assertEqual(argv[-4:], ("-E", "32M", "-m", "1"))
-        self.assertEqual(bench.count_functions(replace(cfg, counts=("auto",)), b.target),
+        self.assertEqual(matrix.count_functions(replace(cfg, counts=("auto",)), b.target),
                          ("stage2_split_walker",))
         self.assertNotIn("-E", plans.argv(b.runs[0], arches.TARGETS["riscv64"]))
 
@@ -220,35 +220,35 @@ class MatrixTest(unittest.TestCase):
         for page, pmd in ((4096, 2048), (16384, 32768), (65536, 524288)):
             with mock.patch("os.sysconf", return_value=page), \
                  mock.patch("os.listdir", return_value=[]):
-                self.assertEqual(bench.host_target().hugepages_kb[0], pmd)
+                self.assertEqual(matrix.host_target().hugepages_kb[0], pmd)
 
     def test_an_experiment_kernel_runs_only_where_it_can_change_anything(self):
-        cfg = bench.config_from_env({"TARGETS": "arm64-4k,arm64-16k,riscv64",
+        cfg = matrix.config_from_env({"TARGETS": "arm64-4k,arm64-16k,riscv64",
                                      "KERNELS": "base,patched,leafonly,ref"})
         self.assertEqual(cfg.kernels_for("arm64-4k"), ("base", "patched", "leafonly"))
         self.assertEqual(cfg.kernels_for("arm64-16k"), ("base", "patched"))
         self.assertEqual(cfg.kernels_for("riscv64"), ("base", "patched"))
         with self.assertRaisesRegex(WorkbenchError, "unknown kernel.*nosuch"):
-            bench.config_from_env({"KERNELS": "base,nosuch"})
+            matrix.config_from_env({"KERNELS": "base,nosuch"})
 
     def test_the_1g_reservation_is_shared_by_its_runs_and_released(self):
-        cfg = bench.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "hugetlb_1gb,thp"})
-        b = bench.schedule(cfg)[0][0]
+        cfg = matrix.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "hugetlb_1gb,thp"})
+        b = matrix.schedule(cfg)[0][0]
         text = plans.render(b.runs, b.target)
         self.assertRegex(text, r"hugepages 1048576 1\nrun split.anonymous_hugetlb_1gb.all "
                                r".* -p all .*\n"
                                r"hugepages 1048576 0\nrun split.anonymous_thp.all")
 
     def test_counted_runs_time_one_path_each(self):
-        cfg = bench.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "thp", "COUNTS": "1"})
-        b = bench.schedule(cfg)[0][0]
+        cfg = matrix.config_from_env({"TARGETS": "arm64-4k", "BACKINGS": "thp", "COUNTS": "1"})
+        b = matrix.schedule(cfg)[0][0]
         self.assertEqual([r.name for r in b.runs],
                          ["split.anonymous_thp.enable", "split.anonymous_thp.clear"])
         self.assertEqual(b.run_reps, {r.name: cfg.reps for r in b.runs})
 
     def test_quick_fits_in_ten_minutes(self):
-        cfg = bench.config_from_env({"QUICK": "1"})
-        boots, _ = bench.schedule(cfg)
+        cfg = matrix.config_from_env({"QUICK": "1"})
+        boots, _ = matrix.schedule(cfg)
         self.assertEqual([b.variant_name for b in boots],
                          ["arm64-4k-base", "arm64-4k-patched", "riscv64-base",
                           "riscv64-patched"])
@@ -258,7 +258,7 @@ class MatrixTest(unittest.TestCase):
         # the boots of the committed full bench, as they were measured.
         measured = report.load(os.path.join(REPO, "results", "20261121-173618-full"))
         full = {b.variant_name: b.estimate
-                for b in bench.schedule(bench.config_from_env({}))[0]}
+                for b in matrix.schedule(matrix.config_from_env({}))[0]}
         ratios = [m["seconds"] / full[m["variant"]] for m in measured["boots"]
                   if m["variant"] in full]
         self.assertGreaterEqual(len(ratios), 18)
@@ -269,36 +269,36 @@ class MatrixTest(unittest.TestCase):
         self.assertLess(worst, 600)
 
     def test_knobs(self):
-        cfg = bench.config_from_env({"TARGETS": "riscv64", "CELLS": "*/thp/clear",
+        cfg = matrix.config_from_env({"TARGETS": "riscv64", "CELLS": "*/thp/clear",
                                      "SIZE": "512M", "VCPUS": "2", "REPS": "4", "BOOTS": "2",
                                      "KERNELS": "base,patched", "ICOUNT": "3"})
-        boots, _ = bench.schedule(cfg)
+        boots, _ = matrix.schedule(cfg)
         self.assertEqual([b.variant_name for b in boots], ["riscv64-base", "riscv64-patched"] * 2)
         self.assertEqual([r.name for r in boots[0].runs], ["split.anonymous_thp.clear"])
         argv = plans.argv(boots[0].runs[0], boots[0].target)
         self.assertEqual(argv[3:10], ("-b", "512M", "-v", "2", "-r", "4", "-p"))
         self.assertEqual(bench.qemu_extra(cfg), ("-icount", "shift=3"))
-        self.assertEqual(bench.invocation({"TARGETS": "riscv64", "ICOUNT": "3"}),
+        self.assertEqual(matrix.invocation({"TARGETS": "riscv64", "ICOUNT": "3"}),
                          "make bench TARGETS=riscv64 ICOUNT=3")
-        self.assertFalse(bench.config_from_env({"QUICK": "0"}).quick)
-        self.assertEqual(bench.config_from_env({"COUNTS": "1"}).overlays, ("trace",))
-        self.assertEqual(bench.config_from_env({"COUNTS": "0"}).overlays, ())
+        self.assertFalse(matrix.config_from_env({"QUICK": "0"}).quick)
+        self.assertEqual(matrix.config_from_env({"COUNTS": "1"}).overlays, ("trace",))
+        self.assertEqual(matrix.config_from_env({"COUNTS": "0"}).overlays, ())
 
     def test_too_much_memory_for_the_guest_is_skipped(self):
-        cfg = bench.config_from_env({"TARGETS": "riscv64", "SIZE": "2G", "BACKINGS": "thp",
+        cfg = matrix.config_from_env({"TARGETS": "riscv64", "SIZE": "2G", "BACKINGS": "thp",
                                      "PATHS": "enable"})
-        boots, skipped = bench.schedule(cfg)
+        boots, skipped = matrix.schedule(cfg)
         self.assertEqual(boots, [])
         self.assertIn("2G of memory does not fit in the 2G guest", skipped[0][1])
-        cfg = bench.config_from_env({"TARGETS": "riscv64", "SIZE": "3G",
+        cfg = matrix.config_from_env({"TARGETS": "riscv64", "SIZE": "3G",
                                      "BACKINGS": "hugetlb_1gb", "PATHS": "enable"})
-        boots, skipped = bench.schedule(cfg)
+        boots, skipped = matrix.schedule(cfg)
         self.assertEqual(boots, [])
         self.assertIn("needs 3 1G pages reserved at boot; the 4G guest can give at most 2",
                       skipped[0][1])
-        cfg = bench.config_from_env({"TARGETS": "riscv64", "SIZE": "1G",
+        cfg = matrix.config_from_env({"TARGETS": "riscv64", "SIZE": "1G",
                                      "BACKINGS": "thp,hugetlb_1gb", "PATHS": "enable"})
-        boots, skipped = bench.schedule(cfg)
+        boots, skipped = matrix.schedule(cfg)
         self.assertEqual(skipped, [])
         self.assertEqual((boots[0].cmdline, boots[0].mem), (("hugepagesz=1G", "hugepages=1"),
                                                             "4G"))
@@ -310,11 +310,11 @@ class MatrixTest(unittest.TestCase):
                           ({"LABEL": "a b"}, "LABEL="),
                           ({"TARGET": "host", "ICOUNT": "3"}, "QEMU option")):
             with self.assertRaisesRegex(WorkbenchError, text):
-                bench.config_from_env(env)
+                matrix.config_from_env(env)
 
     def test_progress_line_has_cell_repetition_elapsed_and_eta(self):
-        cfg = bench.config_from_env({"QUICK": "1"})
-        boots, _ = bench.schedule(cfg)
+        cfg = matrix.config_from_env({"QUICK": "1"})
+        boots, _ = matrix.schedule(cfg)
         now, lines = [0.0], []
         eta = bench.Eta(boots, out=lambda stage, msg: lines.append(msg), clock=lambda: now[0])
         eta.start(boots[0], 1)
@@ -419,10 +419,10 @@ class ReportTest(unittest.TestCase):
         self.assertLess(header.index("patched median"), header.index("leafonly median"))
 
     def test_chunk_sets_arm64_eager_split_chunk_only(self):
-        cfg = bench.config_from_env({"TARGETS": "arm64-4k,riscv64", "BACKINGS": "hugetlb_1gb",
+        cfg = matrix.config_from_env({"TARGETS": "arm64-4k,riscv64", "BACKINGS": "hugetlb_1gb",
                                      "PATHS": "enable", "CHUNK": "1G"})
         argvs = {b.target.name: plans.argv(b.runs[0], b.target)
-                 for b in bench.schedule(cfg)[0]}
+                 for b in matrix.schedule(cfg)[0]}
         self.assertIn(("-E", "1G"), list(zip(argvs["arm64-4k"], argvs["arm64-4k"][1:])))
         self.assertNotIn("-E", argvs["riscv64"])
 
@@ -596,7 +596,7 @@ class QemuBenchTest(Scratch):
 
     def test_results_appear_whole_or_not_at_all(self):
         doc = {"label": "x", "records": synthetic_records()}
-        real = bench.write_atomic
+        real = publish.write_atomic
         calls = []
 
         def flaky(path, data):
@@ -604,13 +604,13 @@ class QemuBenchTest(Scratch):
             if len(calls) == 3:
                 raise OSError("disk full")
             real(path, data)
-        with mock.patch("wb.bench.write_atomic", flaky):
+        with mock.patch("wb.publish.write_atomic", flaky):
             with self.assertRaises(OSError):
-                bench.publish(self.wb.layout, doc)
+                publish.publish(self.wb.layout, doc)
         self.assertEqual(os.listdir(os.path.join(self.wb.repo, "results")), [])
         with quiet():
-            out = bench.publish(self.wb.layout, doc)
-            again = bench.publish(self.wb.layout, doc)
+            out = publish.publish(self.wb.layout, doc)
+            again = publish.publish(self.wb.layout, doc)
         self.assertNotEqual(out, again)
         self.assertEqual(self.results(), sorted([out, again]))
         self.assertEqual(json.loads(read(out, "records.json"))["label"], "x")
@@ -632,7 +632,7 @@ class HostBenchTest(Scratch):
                 with open(os.path.join(d, name), "w") as f:
                     f.write(f"{n}\n")
         for p in (mock.patch.object(bench, "KVM_DEV", kvm),
-                  mock.patch.object(bench, "HUGEPAGES_SYSFS", pools)):
+                  mock.patch.object(matrix, "HUGEPAGES_SYSFS", pools)):
             p.start()
             self.addCleanup(p.stop)
 

@@ -125,7 +125,7 @@ def _load_results(paths):
 
 def cmd_report(layout, args):
     """Print a results directory's table; with two or more, merge them into one."""
-    from . import bench, report
+    from . import publish, report
     paths = args.results or [_latest(layout, "bench")]
     docs = _load_results(paths)
     if len(docs) == 1:
@@ -134,7 +134,7 @@ def cmd_report(layout, args):
             print(report.goals_summary(docs[0]["records"]))
         return 0
     doc = report.merge(docs)
-    out = bench.publish(layout, doc, "merged-" + "-vs-".join(
+    out = publish.publish(layout, doc, "merged-" + "-vs-".join(
         os.path.basename(os.path.normpath(p)) for p in paths))
     print(report.table(doc["records"]))
     print(f"merged report: {os.path.relpath(out)}/report.md")

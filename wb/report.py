@@ -438,7 +438,7 @@ def failures(records):
 
 
 def markdown(doc):
-    """report.md for a results document (see bench.document)."""
+    """report.md for a results document (see publish.document)."""
     records = doc.get("records", [])
     env = doc.get("environment", {})
     cfg = doc.get("config", {})
