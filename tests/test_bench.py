@@ -15,7 +15,8 @@ from io import StringIO
 from unittest import mock
 
 from tests.fakes import FAKE_ARCH, Workbench, quiet
-from wb import arches, bench, commands, matrix, plans, publish, report, source, stats, tree
+from wb import (arches, bench, commands, goals, matrix, plans, publish, report, source, stats,
+                tables, tree)
 from wb.build import Variant
 from wb.errors import WorkbenchError
 from wb.layout import REPO
@@ -355,19 +356,19 @@ class ReportTest(unittest.TestCase):
         slower = [dict(r, values=dict(r["values"], enable_s=[v * 3 for v in
                                                                r["values"]["enable_s"]]))
                   if r["kernel"] == "patched" else r for r in synthetic_records()]
-        verdicts = {(k[3], what): v for k, what, _, _, v in report.agreement(old, same)}
+        verdicts = {(k[3], what): v for k, what, _, _, v in goals.agreement(old, same)}
         self.assertEqual(set(verdicts.values()), {"within spread"})
         self.assertIn(("split", "patched/base"), verdicts)
-        verdicts = {(k[3], what): v for k, what, _, _, v in report.agreement(old, slower)}
+        verdicts = {(k[3], what): v for k, what, _, _, v in goals.agreement(old, slower)}
         self.assertEqual(verdicts[("split", "patched")], "outside")
         self.assertEqual(verdicts[("split", "patched/base")], "outside")
         self.assertEqual(verdicts[("split", "base")], "within spread")
-        text = report.agreement_table(old, slower, "committed", "fresh")
+        text = goals.agreement_table(old, slower, "committed", "fresh")
         self.assertRegex(text.splitlines()[-1], r"^\d+ of \d+ within spread")
-        self.assertIn("no figure in common", report.agreement_table(old, []))
+        self.assertIn("no figure in common", goals.agreement_table(old, []))
 
     def test_a_goal_follows_what_the_stage2_maps_the_backing_with(self):
-        kinds = {t: [report.backing_kind("anonymous_hugetlb_" + b, t)
+        kinds = {t: [goals.backing_kind("anonymous_hugetlb_" + b, t)
                      for b in ("2mb", "32mb", "512mb", "1gb")]
                  for t in ("arm64-4k", "arm64-16k", "arm64-64k")}
         self.assertEqual(kinds, {"arm64-4k": ["block", "block", "block", "1g"],
@@ -385,18 +386,18 @@ class ReportTest(unittest.TestCase):
                 rec["arch"] = "riscv64"
                 recs.append(rec)
         verdicts = {(r.target, r.path, r.figure): v
-                    for r, _, _, _, v, _ in report.goals(recs)}
+                    for r, _, _, _, v, _ in goals.goals(recs)}
         # arm64 THP: 0.25x 7.3's time against 0.50x; riscv64: only 2x
         # faster than 7.3 against 3x.
         self.assertEqual(verdicts, {("arm64-4k", "enable", "split"): "met",
                                     ("riscv64", "clear", "split"): "missed"})
-        md = "\n".join(report.goals_markdown(recs))
+        md = "\n".join(goals.goals_markdown(recs))
         self.assertIn("met in 1, met within noise in 0, missed in 1 of 2 cells", md)
         self.assertIn("| riscv64 | anonymous | clear | split | riscv64: >= 3x faster than "
                       "7.3 | patched/base | <= 0.33x | 0.50x", md)
 
     def test_table(self):
-        text = report.table(synthetic_records())
+        text = tables.table(synthetic_records())
         lines = text.splitlines()
         self.assertIn("patched/base [95% CI]", lines[0])
         split = [l for l in lines if " split " in l][0]
@@ -413,7 +414,7 @@ class ReportTest(unittest.TestCase):
         for boot in (1, 2, 3):
             recs.append(_rec("leafonly", "split.anonymous_thp.enable",
                              {"enable_s": [0.0025, 0.0026]}, boot=boot))
-        header = report.table(recs).splitlines()[0]
+        header = tables.table(recs).splitlines()[0]
         self.assertIn("leafonly/base [95% CI]", header)
         self.assertIn("leafonly/patched [95% CI]", header)
         self.assertLess(header.index("patched median"), header.index("leafonly median"))
@@ -427,13 +428,13 @@ class ReportTest(unittest.TestCase):
         self.assertNotIn("-E", argvs["riscv64"])
 
     def test_call_counts_stand_next_to_the_times(self):
-        text = report.table(synthetic_records(calls=True))
+        text = tables.table(synthetic_records(calls=True))
         self.assertIn("calls/op (base/patched)", text.splitlines()[0])
         split = [l for l in text.splitlines() if " split " in l][0]
         self.assertTrue(split.endswith("65536/0"), split)
 
     def test_svg_is_well_formed_and_has_a_bar_per_cell(self):
-        svg = report.svg(synthetic_records())
+        svg = tables.svg(synthetic_records())
         root = ET.fromstring(svg)
         ns = "{http://www.w3.org/2000/svg}"
         bars = [r for r in root.iter(ns + "rect") if r.get("fill") != "white"]
@@ -459,7 +460,7 @@ class ReportTest(unittest.TestCase):
                "kernels": {"base": {"describe": "Linux 7.2.13"}},
                "environment": {"host": "x86_64", "qemu": {"qemu-system-aarch64": "QEMU 7.2"}}}
         md = report.markdown(doc)
-        self.assertIn(f"![time saved per cell]({report.PLOT})", md)
+        self.assertIn(f"![time saved per cell]({tables.PLOT})", md)
         self.assertIn("- arm64-16k anonymous_hugetlb_1gb enable: no 1G hugepages", md)
         self.assertIn("arm64-4k-patched: split.anonymous.clear: ==== Test Assertion", md)
         self.assertIn("`make bench QUICK=1`", md)
@@ -467,13 +468,13 @@ class ReportTest(unittest.TestCase):
         self.assertIn("percentile bootstrap", md)
         self.assertIn("kernel base: Linux 7.2.13", md)
         self.assertEqual(set(report.render(doc)),
-                         {"records.json", "report.md", "report.txt", report.PLOT})
+                         {"records.json", "report.md", "report.txt", tables.PLOT})
 
     def test_older_perf_records_still_print(self):
         old = [{"stage": "run", "name": "perf.thp.enable", "status": "pass", "target": "x",
                 "kernel": k, "params": [], "values": {"enable_dirty_log_s": [v]}}
                for k, v in (("base", 0.02), ("patched", 0.01))]
-        self.assertIn("perf.thp.enable", report.table(old))
+        self.assertIn("perf.thp.enable", tables.table(old))
 
     def test_merge_of_two_single_kernel_sets(self):
         def host_doc(label, f):
@@ -483,7 +484,7 @@ class ReportTest(unittest.TestCase):
         merged = report.merge([host_doc("mine-old", 1.0), host_doc("mine-new", 0.25)])
         self.assertEqual(report.run_kernels(merged), {"base", "patched"})
         self.assertEqual(merged["kernels"]["base"]["label"], "mine-old")
-        self.assertIn("faster", report.table(merged["records"]))
+        self.assertIn("faster", tables.table(merged["records"]))
 
 
 class Scratch(unittest.TestCase):
@@ -527,7 +528,7 @@ class QemuBenchTest(Scratch):
         [res] = self.results()
         self.assertRegex(os.path.basename(res), r"^\d{8}-\d{6}-e2e$")
         self.assertEqual(sorted(os.listdir(res)),
-                         ["records.json", "report.md", "report.txt", report.PLOT])
+                         ["records.json", "report.md", "report.txt", tables.PLOT])
         doc = report.load(res)
         runs = [r for r in doc["records"] if r["name"].startswith("split.")]
         self.assertEqual(len(runs), 2 * 2 * 2)          # backings x kernels x boots
@@ -559,7 +560,7 @@ class QemuBenchTest(Scratch):
         self.assertTrue(all("0.25x" in l and "faster" in l for l in thp), table)
         self.assertIn("rep 4/4, elapsed", out)      # -p all: 2 reps of 2 paths
         self.assertIn("ETA", out)
-        ET.parse(os.path.join(res, report.PLOT))
+        ET.parse(os.path.join(res, tables.PLOT))
 
     def test_counts_come_from_trace_kernels(self):
         self.faster_patched_kernel("calls=64")
@@ -671,7 +672,7 @@ class HostBenchTest(Scratch):
         thp = [l for l in table.splitlines() if "anonymous_thp" in l and " split " in l][0]
         self.assertIn("0.50x", thp)
         self.assertIn("faster", thp)
-        self.assertTrue(os.path.exists(os.path.join(merged[0], report.PLOT)))
+        self.assertTrue(os.path.exists(os.path.join(merged[0], tables.PLOT)))
         # make report with one directory just prints its table.
         out = StringIO()
         with redirect_stdout(out):

@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import asdict
 
-from . import boot, build, plans, report, run, source, tree
+from . import boot, build, goals, plans, report, run, source, tables, tree
 from .arches import EXPERIMENTS, target as get_target
 from .errors import WorkbenchError
 from .known import apply_known_failures
@@ -99,7 +99,7 @@ def split_values(values):
     samples of each repetition, the run's metadata, its call counts; not the
     summary lines (enable_median_s) the selftest adds."""
     out = {k: v for k, v in values.items()
-           if k.startswith("calls:") or k in KEPT or report.SPLIT_FIGURE.match(k)}
+           if k.startswith("calls:") or k in KEPT or tables.SPLIT_FIGURE.match(k)}
     out.update({k: v[:1] for k, v in values.items() if k in META})
     return out
 
@@ -292,7 +292,7 @@ def bench(layout, jobs, env, ksrc=None):
         return 0
     if not boots:
         raise WorkbenchError("make bench: no cell left to run (see the skips above)")
-    kernels = report.kernel_order({b.kernel for b in boots})
+    kernels = tables.kernel_order({b.kernel for b in boots})
     if cfg.host:
         prepare_trees(layout, (), ksrc)
         records, log = run_host(layout, jobs, cfg, boots, target)
@@ -306,9 +306,9 @@ def bench(layout, jobs, env, ksrc=None):
         info = kernel_info(layout, kernels)
     doc = document(cfg, records, log, skipped, info, invocation_line=invocation(env))
     publish(layout, doc)
-    print(report.table(doc["records"]), flush=True)
-    if report.goals_summary(doc["records"]):
-        print(report.goals_summary(doc["records"]), flush=True)
+    print(tables.table(doc["records"]), flush=True)
+    if goals.goals_summary(doc["records"]):
+        print(goals.goals_summary(doc["records"]), flush=True)
     bad = report.failures(doc["records"])
     for r in bad:
         print(f"\nFAIL {r['variant']}: {r['name']}\n{r['message'].rstrip()}", flush=True)

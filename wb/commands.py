@@ -125,18 +125,18 @@ def _load_results(paths):
 
 def cmd_report(layout, args):
     """Print a results directory's table; with two or more, merge them into one."""
-    from . import publish, report
+    from . import goals, publish, report, tables
     paths = args.results or [_latest(layout, "bench")]
     docs = _load_results(paths)
     if len(docs) == 1:
-        print(report.table(docs[0]["records"]))
-        if report.goals_summary(docs[0]["records"]):
-            print(report.goals_summary(docs[0]["records"]))
+        print(tables.table(docs[0]["records"]))
+        if goals.goals_summary(docs[0]["records"]):
+            print(goals.goals_summary(docs[0]["records"]))
         return 0
     doc = report.merge(docs)
     out = publish.publish(layout, doc, "merged-" + "-vs-".join(
         os.path.basename(os.path.normpath(p)) for p in paths))
-    print(report.table(doc["records"]))
+    print(tables.table(doc["records"]))
     print(f"merged report: {os.path.relpath(out)}/report.md")
     return 0
 cmd_report = option("results", nargs="*",
@@ -147,10 +147,10 @@ cmd_report = option("results", nargs="*",
 
 def cmd_agree(layout, args):
     """Whether a fresh bench reproduces a committed one, figure by figure."""
-    from . import report
+    from . import goals
     docs = _load_results(args.results)
     names = [os.path.basename(os.path.normpath(p)).split("-", 2)[-1] for p in args.results]
-    print(report.agreement_table(docs[0]["records"], docs[1]["records"], *names))
+    print(goals.agreement_table(docs[0]["records"], docs[1]["records"], *names))
     return 0
 
 
