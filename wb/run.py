@@ -72,7 +72,7 @@ def boot_variant(layout, variant, image, tests, runs, timeout=None, cmdline=(),
                                 extra=qemu_extra)
     session = Session(variant, list(runs), command, plan, os.path.join(work, "console.log"),
                       timeout_for(runs, timeout))
-    return _run(session, variant.name, on_line, guest=True)
+    return carry_out(session, variant.name, on_line, guest=True)
 
 
 def run_on_host(layout, variant, init, runs, bindir, timeout=None, on_line=None):
@@ -84,10 +84,12 @@ def run_on_host(layout, variant, init, runs, bindir, timeout=None, on_line=None)
     write_atomic(plan_path, plan)
     session = Session(variant, list(runs), [init, plan_path], plan,
                       layout.path("host", "console.log"), timeout_for(runs, timeout), bindir)
-    return _run(session, "the host run", on_line, guest=False)
+    return carry_out(session, "the host run", on_line, guest=False)
 
 
-def _run(session, what, on_line, guest):
+def carry_out(session, what, on_line=None, guest=True):
+    """Run a prepared Session's command, then parse its console and make its
+    records; what names it in a failed boot's account.  Returns it."""
     name = session.variant.name
     progress("boot", f"{name}: {'booting' if guest else 'running'} ({len(session.runs)} "
              f"tests, timeout {session.timeout} s)")
