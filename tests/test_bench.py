@@ -282,8 +282,11 @@ class MatrixTest(unittest.TestCase):
         self.assertEqual(matrix.invocation({"TARGETS": "riscv64", "ICOUNT": "3"}),
                          "make bench TARGETS=riscv64 ICOUNT=3")
         self.assertFalse(matrix.config_from_env({"QUICK": "0"}).quick)
+        self.assertFalse(matrix.config_from_env({"QUICK": "false"}).quick)
+        self.assertTrue(matrix.config_from_env({"QUICK": "yes"}).quick)
         self.assertEqual(matrix.config_from_env({"COUNTS": "1"}).overlays, ("trace",))
         self.assertEqual(matrix.config_from_env({"COUNTS": "0"}).overlays, ())
+        self.assertEqual(matrix.config_from_env({"COUNTS": "off"}).overlays, ())
 
     def test_too_much_memory_for_the_guest_is_skipped(self):
         cfg = matrix.config_from_env({"TARGETS": "riscv64", "SIZE": "2G", "BACKINGS": "thp",

@@ -19,7 +19,7 @@ from .arches import target as get_target, targets_in
 from .errors import WorkbenchError
 from .known import apply_known_failures
 from .results import Record, Tally
-from .util import progress
+from .util import progress, switched_off, switched_on
 
 CHECK_TARGETS = targets_in("check")
 
@@ -38,19 +38,15 @@ def unit_tests(layout, tally):
                          message=proc.stderr[-3000:]))
 
 
-def _off(value):
-    return (value or "").strip().lower() in ("0", "no", "n", "off", "false")
-
-
 def stage_switches(env=None):
     """{bisect, warnings, sparse} from the environment make check exports:
     FAST=1 skips both static stages, BISECT=0 or WARNINGS=0 one of them,
     SPARSE=/path picks the checker for C=1."""
     env = os.environ if env is None else env
-    fast = bool(env.get("FAST")) and not _off(env.get("FAST"))
-    return {"bisect": not (fast or _off(env.get("BISECT"))),
-            "warnings": not (fast or _off(env.get("WARNINGS"))),
-            "debug": not (fast or _off(env.get("DEBUG"))),
+    fast = switched_on(env.get("FAST"))
+    return {"bisect": not (fast or switched_off(env.get("BISECT"))),
+            "warnings": not (fast or switched_off(env.get("WARNINGS"))),
+            "debug": not (fast or switched_off(env.get("DEBUG"))),
             "sparse": env.get("SPARSE") or None}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from . import plans
 from .arches import ARCHES, EXPERIMENTS, KERNELS, Arch, Target, target as get_target, targets_in
 from .errors import WorkbenchError
+from .util import switched_on
 
 SELFTEST = "dirty_log_split_test"
 # The targets and their cost model are rows of wb/arches.py (suites "bench"
@@ -109,7 +110,8 @@ def _int(env, key, default):
 
 
 def switch_on(env, key):
-    return env.get(key, "") not in ("", "0", "no", "n")
+    """Is knob KEY on?  QUICK=1 and QUICK=yes are, QUICK=false is not."""
+    return switched_on(env.get(key))
 
 
 def config_from_env(env):
