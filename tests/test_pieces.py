@@ -94,6 +94,12 @@ class SplatsTest(unittest.TestCase):
 
 
 class PlanTest(unittest.TestCase):
+    def test_sizes_read_back_as_written(self):
+        for nbytes in (1 << 30, 512 << 20, 64 << 10, 1000, 3 << 29):
+            self.assertEqual(plans.parse_size(plans.size_arg(nbytes)), nbytes)
+        self.assertEqual(plans.parse_size("2mb"), 2 << 20)
+        self.assertIsNone(plans.parse_size("lots"))
+
     def test_guest_mode_and_hugepages_follow_the_target(self):
         text = plans.render(plans.select(plans.CHECK, TARGETS["arm64-4k"].arch),
                             TARGETS["arm64-4k"])

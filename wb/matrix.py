@@ -86,11 +86,11 @@ def _list(value):
 
 
 def parse_size(text):
-    m = re.fullmatch(r"(\d+)([kKmMgGtT]?)[bB]?", text.strip())
-    if not m:
+    nbytes = plans.parse_size(text)
+    if nbytes is None:
         raise WorkbenchError(f"SIZE={text}: expected bytes with an optional K, M or G, "
                              "e.g. SIZE=512M")
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
+    return nbytes
 
 
 def backing_name(name):

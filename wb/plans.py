@@ -486,6 +486,15 @@ def size_arg(nbytes):
     return str(nbytes)
 
 
+def parse_size(text):
+    """Bytes from a size as size_arg writes it or a person types it (512M,
+    1G, 65536, 2mb), else None."""
+    m = re.fullmatch(r"(\d+)([kKmMgGtT]?)[bB]?", str(text).strip())
+    if not m:
+        return None
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
+
+
 def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
               profile=(), mode=None, chunk=None):
     """One dirty_log_split_test run: REPS fresh VMs, each timing PATH once.

@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 
 from . import stats
 from .arches import EXPERIMENTS
+from .plans import SPLIT_BACKINGS, parse_size, size_arg
 
 # dirty_log_split_test's figures: <path>_s (the timed operation) and
 # <path>_dirty_pass_s (the vCPUs writing every page once afterwards).
@@ -40,20 +41,6 @@ def _fmt(seconds):
     return f"{seconds:.3f} s"
 
 
-def _size(nbytes):
-    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
-        if nbytes >= 1 << shift and nbytes % (1 << shift) == 0:
-            return f"{nbytes >> shift}{unit}"
-    return str(nbytes)
-
-
-def _parse_size(text):
-    m = re.fullmatch(r"(\d+)([kKmMgGtT]?)[bB]?", str(text))
-    if not m:
-        return None
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
-
-
 def _arg(params, flag, default=None):
     params = list(params or ())
     return params[params.index(flag) + 1] if flag in params[:-1] else default
@@ -76,7 +63,7 @@ class Row:
 
     @property
     def size(self):
-        return ",".join(sorted(self.sizes, key=lambda s: _parse_size(s) or 0)) or "-"
+        return ",".join(sorted(self.sizes, key=lambda s: parse_size(s) or 0)) or "-"
 
     def kernels(self):
         return kernel_order(self.samples)
@@ -121,8 +108,8 @@ def rows(records):
         if r.get("stage") != "run" or r.get("status") != "pass":
             continue
         params = r.get("params") or ()
-        per_vcpu = _parse_size(_arg(params, "-b", "")) if "-b" in params else None
-        size = _size(per_vcpu * int(_arg(params, "-v", "1"))) if per_vcpu else None
+        per_vcpu = parse_size(_arg(params, "-b", "")) if "-b" in params else None
+        size = size_arg(per_vcpu * int(_arg(params, "-v", "1"))) if per_vcpu else None
         for path, label, vals in _figures(r):
             row = by_key.setdefault((r["target"], _test_name(r), path, label),
                                     Row(r["target"], _test_name(r), path, label,
@@ -143,7 +130,6 @@ def rows(records):
 
 def _sort_key(key):
     target, test, path, figure = key
-    from .plans import SPLIT_BACKINGS
     order = SPLIT_BACKINGS.index(test) if test in SPLIT_BACKINGS else len(SPLIT_BACKINGS)
     return (target, order, test, {"enable": 0, "clear": 1}.get(path, 2), path,
             0 if figure == "split" else 1, figure)
