@@ -217,6 +217,16 @@ class MatrixTest(unittest.TestCase):
                          ("stage2_split_walker",))
         self.assertNotIn("-E", plans.argv(b.runs[0], arches.TARGETS["riscv64"]))
 
+    def test_the_host_is_its_arch_row(self):
+        for machine, arch, karch, eager in (("aarch64", "arm64", "arm64", ("-E", "{pmd}")),
+                                            ("riscv64", "riscv64", "riscv", ()),
+                                            ("x86_64", "x86_64", "x86", ())):
+            with mock.patch("platform.machine", return_value=machine):
+                t = matrix.host_target()
+            self.assertEqual((t.arch.name, t.arch.kernel_arch, t.arch.eager),
+                             (arch, karch, eager))
+            self.assertEqual(t.arch.count_functions, arches.ARCHES[arch].count_functions)
+
     def test_host_pmd_block_follows_the_page_size(self):
         for page, pmd in ((4096, 2048), (16384, 32768), (65536, 524288)):
             with mock.patch("os.sysconf", return_value=page), \
