@@ -56,6 +56,12 @@ class CheckTest(unittest.TestCase):
             self.assertIn((f"fake-{kernel}", "boot"), names)
             self.assertIn((f"fake-{kernel}", "dirty_log_test.thp"), names)
             self.assertIn((f"fake-{kernel}", "dmesg"), names)
+        # What booted, as it ran: the fake QEMU prints its command line.
+        self.assertEqual([b["variant"] for b in tally.boots][:2], ["fake-base", "fake-patched"])
+        console = open(self.wb.layout.runs("fake-patched", "console.log")).read()
+        self.assertIn(" ".join(tally.boots[1]["command"][1:]).replace(
+            "../build/", self.wb.layout.build + "/"), console.splitlines()[0])
+        self.assertIn("run dirty_log_test.thp 30 /bin/dirty_log_test", tally.boots[1]["plan"])
         thp = [r for r in tally.records if r.name == "dirty_log_test.thp"][0]
         self.assertEqual(thp.values["enable_dirty_log_s"], [0.001])
 

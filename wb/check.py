@@ -115,8 +115,11 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
                                  message=str(e), variant=variant.name, target=tname))
                 continue
             try:
-                target_records += run_stage.boot_variant(layout, variant, image, tests,
-                                                         arch_runs, timeout).records
+                session = run_stage.boot_variant(layout, variant, image, tests, arch_runs,
+                                                 timeout)
+                target_records += session.records
+                tally.boots.append(dict(variant=variant.name,
+                                        **session.recorded(layout.repo)))
             except WorkbenchError as e:
                 target_records.append(Record(stage="boot", name="boot", status="fail",
                                              message=str(e), variant=variant.name,

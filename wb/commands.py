@@ -81,7 +81,7 @@ def cmd_check(layout, args):
     setup.ensure({get_target(t).arch for t in targets}, layout=layout)
     tally = check.run_check(layout, args.jobs, targets=targets, unit=not args.no_unit,
                             ksrc=ksrc())
-    results.save(layout, "check", tally.records)
+    results.save(layout, "check", tally.records, {"boots": tally.boots})
     return check.report(tally)
 cmd_check = option("--targets", default=os.environ.get("TARGETS"),
                    help="comma-separated targets (default: arm64-4k,riscv64)")(cmd_check)
