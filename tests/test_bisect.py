@@ -381,6 +381,21 @@ class DiagnosticsTest(unittest.TestCase):
         self.assertEqual(len(warn.new_diagnostics(base, other_tool)), 1)
 
 
+class SelftestArchesTest(unittest.TestCase):
+    def test_host_selftests_unless_a_native_target_builds_them(self):
+        arch_names = lambda r: [a.name for a in r[0]]
+        self.assertEqual(arch_names(bisect.selftest_arches(("arm64-4k", "riscv64"),
+                                                           machine="x86_64")),
+                         ["arm64", "riscv64", "x86_64"])
+        got = bisect.selftest_arches(("arm64-4k", "x86_64"), machine="x86_64")
+        self.assertEqual((arch_names(got), got[1]), (["arm64", "x86_64"], None))
+        self.assertIs(got[0][1], TARGETS["x86_64"].arch)
+        got = bisect.selftest_arches(("riscv64",), machine="aarch64")
+        self.assertEqual(arch_names(got), ["riscv64"])
+        self.assertIn("the host is aarch64", got[1])
+        self.assertEqual(bisect.selftest_arches(("riscv64",), host=False)[1], None)
+
+
 class SwitchesTest(unittest.TestCase):
     def test_environment(self):
         s = check.stage_switches

@@ -6,7 +6,7 @@ import unittest
 from contextlib import redirect_stdout
 
 from tests.fakes import Workbench, git, quiet
-from wb import check, plans, source, tree
+from wb import check, known, plans, source, tree
 
 RUNS = (plans.Run("dirty_log_test.thp", ("dirty_log_test", "-s", "anonymous_thp"), 30),)
 
@@ -56,6 +56,12 @@ class CheckTest(unittest.TestCase):
             self.assertIn((f"fake-{kernel}", "boot"), names)
             self.assertIn((f"fake-{kernel}", "dirty_log_test.thp"), names)
             self.assertIn((f"fake-{kernel}", "dmesg"), names)
+        # What booted, as it ran: the fake QEMU prints its command line.
+        self.assertEqual([b["variant"] for b in tally.boots][:2], ["fake-base", "fake-patched"])
+        console = open(self.wb.layout.runs("fake-patched", "console.log")).read()
+        self.assertIn(" ".join(tally.boots[1]["command"][1:]).replace(
+            "../build/", self.wb.layout.build + "/"), console.splitlines()[0])
+        self.assertIn("run dirty_log_test.thp 30 /bin/dirty_log_test", tally.boots[1]["plan"])
         thp = [r for r in tally.records if r.name == "dirty_log_test.thp"][0]
         self.assertEqual(thp.values["enable_dirty_log_s"], [0.001])
 
@@ -191,17 +197,17 @@ class KnownSplatTest(unittest.TestCase):
 
     def test_only_the_known_splat(self):
         r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x", "dmesg: Call trace:"])
-        self.assertEqual(check.known_splat(r, self.KNOWN), "a known race")
+        self.assertEqual(known.known_splat(r, self.KNOWN), "a known race")
 
     def test_another_splat_beside_it_is_not_known(self):
         r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x",
                          "dmesg: BUG: sleeping function called from invalid context"])
-        self.assertIsNone(check.known_splat(r, self.KNOWN))
+        self.assertIsNone(known.known_splat(r, self.KNOWN))
 
     def test_other_targets_are_not_covered(self):
         r = self.record(["dmesg: WARNING: arch/arm64/kvm/debug.c:157 at x"])
         r.target = "riscv64"
-        self.assertIsNone(check.known_splat(r, self.KNOWN))
+        self.assertIsNone(known.known_splat(r, self.KNOWN))
 
 
 class SplatVictimTest(unittest.TestCase):
@@ -221,6 +227,6 @@ class SplatVictimTest(unittest.TestCase):
                        values={"pid": [52]}, **common)
         dmesg = Record(name="dmesg", message="dmesg: WARNING: arch/arm64/kvm/debug.c:157 "
                        "at x, CPU#1: dirty_log_test/47", **common)
-        check.apply_known_failures(wb.layout, [earlier, victim, later, dmesg])
+        known.apply_known_failures(wb.layout, [earlier, victim, later, dmesg])
         self.assertEqual([t.status for t in (earlier, victim, later, dmesg)],
                          ["fail", "xfail", "fail", "xfail"])

@@ -5,6 +5,7 @@ import unittest
 from tests.fakes import Workbench
 from tests import test_check
 from wb import lint
+from wb.layout import Layout
 
 GOOD_BODY = ("The harness needs a patch whose changelog explains why it is needed, "
              "so this one does, at some length, for the lint to accept it as it is.")
@@ -21,7 +22,7 @@ class FormatTest(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".patch", delete=False) as f:
             f.write(patch_text(**kw))
         self.addCleanup(os.unlink, f.name)
-        return " | ".join(lint.format_problems(f.name))
+        return " | ".join(lint.format_problems(f.name, lint.prefixes(Layout.from_env())))
 
     def test_good_patch(self):
         self.assertEqual(self.problems(), "")

@@ -33,7 +33,6 @@ class KtapTest(unittest.TestCase):
                          [("dirty_log_test.thp", "pass"), ("page_fault_test", "fail"),
                           ("perf", "skip")])
         self.assertEqual(k.results[1].diag, ["page_fault_test: exit status 254"])
-        self.assertEqual(k.missing, 0)
 
     def test_figures(self):
         f = ktap.figures(ktap.parse(CONSOLE).results[0].diag)
@@ -42,8 +41,22 @@ class KtapTest(unittest.TestCase):
         self.assertEqual(f["enable_ms"], [1.5])
 
     def test_truncated_run_has_missing_tests(self):
-        k = ktap.parse("\n".join(CONSOLE.splitlines()[:9]))
-        self.assertEqual(k.missing, 2)
+        # A guest that died after its first test: the tests it never reached
+        # and the dmesg check fail, and the boot with them.
+        from wb.boot import BootResult
+        from wb.build import Variant
+        from wb.run import Session, make_records
+        console = "\n".join(CONSOLE.splitlines()[:9])
+        runs = [plans.Run(name, (name.split(".")[0],)) for name in
+                ("dirty_log_test.thp", "page_fault_test", "perf")]
+        session = Session(Variant(FAKE_TARGET, "base"), runs, ["qemu"], "", "console.log", 60,
+                          result=BootResult("died", console, 1.0), ktap=ktap.parse(console))
+        by = {r.name: r for r in make_records(session, "fake-base")}
+        self.assertEqual(by["dirty_log_test.thp"].status, "pass")
+        for name in ("page_fault_test", "perf", "dmesg", "boot"):
+            self.assertEqual(by[name].status, "fail", name)
+        self.assertIn("planned, but never reported", by["perf"].message)
+        self.assertIn("QEMU exited before the guest finished", by["boot"].message)
 
     def test_kernel_lines_before_ktap_are_not_diagnostics(self):
         k = ktap.parse("# not a diag\nKTAP version 1\n1..1\nok 1 a\n")
@@ -81,6 +94,12 @@ class SplatsTest(unittest.TestCase):
 
 
 class PlanTest(unittest.TestCase):
+    def test_sizes_read_back_as_written(self):
+        for nbytes in (1 << 30, 512 << 20, 64 << 10, 1000, 3 << 29):
+            self.assertEqual(plans.parse_size(plans.size_arg(nbytes)), nbytes)
+        self.assertEqual(plans.parse_size("2mb"), 2 << 20)
+        self.assertIsNone(plans.parse_size("lots"))
+
     def test_guest_mode_and_hugepages_follow_the_target(self):
         text = plans.render(plans.select(plans.CHECK, TARGETS["arm64-4k"].arch),
                             TARGETS["arm64-4k"])

@@ -217,8 +217,13 @@ class SeriesTest(unittest.TestCase):
         self.assertEqual(sorted(os.listdir(self.out)), ["arm64", "selftests"])
 
     def test_same_input_same_output(self):
-        self.write()
+        written, failed = self.write()
+        self.assertEqual((sorted(written), failed), (["arm64", "selftests"], {}))
         first = {p: read(p) for p in glob.glob(os.path.join(self.out, "*", "*"))}
+        # Both series, each a cover letter and its patches.
+        self.assertEqual(sorted({os.path.basename(os.path.dirname(p)) for p in first}),
+                         ["arm64", "selftests"])
+        self.assertEqual(len([p for p in first if p.endswith(".patch")]), 3 + 2, first)
         self.write()
         self.assertEqual({p: read(p) for p in glob.glob(os.path.join(self.out, "*", "*"))},
                          first)

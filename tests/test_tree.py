@@ -73,10 +73,17 @@ class TreeTest(unittest.TestCase):
 
     def test_unexported_commits_are_not_thrown_away(self):
         self._two_series()
+        head = git(self.wb.kernel_tree, "rev-parse", "HEAD")
         with quiet(), self.assertRaisesRegex(WorkbenchError, "commits that are not exported"):
             tree.apply(self.wb.layout)
+        # Refused, and the tree still holds them, checked out as they were.
+        self.assertEqual(git(self.wb.kernel_tree, "rev-parse", "HEAD"), head)
+        self.assertEqual(git(self.wb.kernel_tree, "log", "--format=%s", "base..HEAD"),
+                         "KVM: arm64: Teach the walker a trick\nKVM: selftests: Add a test")
         with quiet():
             tree.apply(self.wb.layout, force=True)
+        self.assertEqual(git(self.wb.kernel_tree, "rev-parse", "HEAD"),
+                         git(self.wb.kernel_tree, "rev-parse", "base"))
 
     def test_edited_series_is_not_mistaken_for_unexported_work(self):
         self._two_series()

@@ -3,9 +3,16 @@
 An Arch says how to cross-build and boot one instruction set.  A Target is
 what the workbench builds and boots: an Arch plus the config fragments that
 pick, say, the page granule, and the hugepage sizes that granule offers.
+Everything the rest of the workbench knows per arch or per target is a
+field here (with a default), read from the row: QEMU's arguments, the plan
+substitutions, the bench's cost model and counted functions, which
+commands run the target.  Adding a target is adding a row and its config
+fragment.
 """
 
 from dataclasses import dataclass
+
+from .plans import RISCV_SPLIT_PROFILE
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,25 @@ class Arch:
     # The overlays of make check's debug stage: lockdep and friends, and the
     # KUnit suites the series adds for the arch.
     debug_overlays: tuple = ("debug",)
+    qemu_args: tuple = ()       # more QEMU arguments, after the workbench's own
+    smp: int = 2                # QEMU -smp: also how many trace_stat files a profile has
+    # What a plan's "{eager}" becomes: the selftests' arguments that ask for
+    # eager splitting where it must be asked for ({pmd}: the PMD block).
+    eager: tuple = ()
+    # Kernel functions make bench COUNTS=1 counts (a +trace kernel).
+    count_functions: tuple = ()
+    # make bench's cost model, from dirty_log_split_test under QEMU TCG on 2
+    # cores: seconds per guest page per repetition (populate and dirty
+    # pass), extra per page when anonymous memory faults 4K at a time, and
+    # per boot (QEMU, kernel, init).
+    page_seconds: float = 10e-6
+    anon_page_seconds: float = 5e-6
+    boot_seconds: float = 10.0
+
+    @property
+    def native(self):
+        """Built with the host's own compiler and libc, not a cross one."""
+        return not self.cross_compile
 
 
 COMMON_SELFTESTS = (
@@ -54,6 +80,10 @@ ARCHES = {
         fragments=("arm64",),
         selftests=COMMON_SELFTESTS + ("arm64/page_fault_test",),
         debug_overlays=("debug", "kunit"),
+        eager=("-E", "{pmd}"),
+        count_functions=("stage2_split_walker",),
+        # 128M: 2.5 s per repetition
+        page_seconds=60e-6, anon_page_seconds=60e-6, boot_seconds=10.0,
     ),
     "riscv64": Arch(
         name="riscv64", kernel_arch="riscv",
@@ -67,6 +97,9 @@ ARCHES = {
         # memslot_perf_test static-asserts a lock-free atomic bool, which
         # Debian's riscv64 gcc 12 does not provide.
         selftests=tuple(t for t in COMMON_SELFTESTS if t != "memslot_perf_test"),
+        count_functions=RISCV_SPLIT_PROFILE,
+        # 128M: 1.25 s per repetition
+        page_seconds=20e-6, anon_page_seconds=30e-6, boot_seconds=15.0,
     ),
     "x86_64": Arch(
         name="x86_64", kernel_arch="x86",
@@ -107,17 +140,37 @@ class Target:
     page_kb: int = 4
     # Selftest guest mode (-m) matching the granule; "" lets a test try all.
     guest_mode: str = ""
-    # Memslot size of the plans' split runs: room for a few PMD blocks.
+    # Memslot size of the plans' split runs, and of make bench's per vCPU:
+    # room for a few PMD blocks.
     split_bytes: int = 256 << 20
+    # Which commands run the target by default: "check" (make check), "bench"
+    # (make bench), "quick" (make bench QUICK=1).
+    suites: tuple = ()
+    # What every selftest process pays before main(), in seconds (make
+    # bench's estimate); None: its granule's (GRANULE_PROCESS_SECONDS).
+    process_seconds: float = None
+
+    def __post_init__(self):
+        if self.process_seconds is None:
+            object.__setattr__(self, "process_seconds",
+                               GRANULE_PROCESS_SECONDS.get(self.page_kb, 0.0))
+
+
+# At 16K the selftest library's constructor probes page sizes with a scratch
+# VM of the largest IPA size (52 bits on QEMU's -cpu max), and 7.3 tears its
+# stage-2 down 32M at a time: some 2^27 empty walks, about 40 s under TCG,
+# whatever the target's own IPA size.
+GRANULE_PROCESS_SECONDS = {16: 40.0}
 
 
 TARGETS = {
     # Guest modes 6, 7, 8: 40-bit IPA with 4K, 16K, 64K pages (kvm_util.h).
-    "arm64-4k": Target("arm64-4k", ARCHES["arm64"], ("arm64-4k",), (2048, 1048576), 4, "6"),
+    "arm64-4k": Target("arm64-4k", ARCHES["arm64"], ("arm64-4k",), (2048, 1048576), 4, "6",
+                       suites=("check", "bench", "quick")),
     "arm64-16k": Target("arm64-16k", ARCHES["arm64"], ("arm64-16k",), (32768, 2048, 1048576),
-                        16, "7"),
+                        16, "7", suites=("bench",)),
     "arm64-64k": Target("arm64-64k", ARCHES["arm64"], ("arm64-64k",), (524288, 2048), 64, "8",
-                        1 << 30),
+                        1 << 30, suites=("bench",)),
     # FEAT_LPA2 (QEMU 10): a 52-bit IPA at 4K and 16K, guest modes 0 and 1
     # (VM_MODE_P52V48_4K, _16K); at 4K the stage-2 walk starts at level -1.
     "arm64-4k-lpa2": Target("arm64-4k-lpa2", ARCHES["arm64"], ("arm64-4k", "lpa2"),
@@ -133,7 +186,8 @@ TARGETS = {
     # VM_MODE_P56V48_4K: Sv57x4, QEMU's widest; the narrower g-stage modes,
     # which QEMU 7.2 cannot run at the top of their address space, have a
     # plan of their own (riscv-modes).
-    "riscv64": Target("riscv64", ARCHES["riscv64"], (), (2048, 1048576), 4, "18"),
+    "riscv64": Target("riscv64", ARCHES["riscv64"], (), (2048, 1048576), 4, "18",
+                      suites=("check", "bench", "quick")),
 }
 
 
@@ -162,6 +216,11 @@ OVERLAYS = {
     "failinject": ("failinject",),
     "kunit": ("kunit",),
 }
+
+
+def targets_in(suite):
+    """The names of the targets a command runs by default, in table order."""
+    return tuple(name for name, t in TARGETS.items() if suite in t.suites)
 
 
 def target(name):

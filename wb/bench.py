@@ -1,478 +1,34 @@
 """make bench: dirty_log_split_test on base and patched kernels, boots interleaved.
 
-The matrix: target x kernel x backing x path.  Each boot runs one plan, all
-the backings and paths of one target on one kernel; boots alternate base,
-patched (and ref), base, patched, ... so that drift in the host (thermal,
-other load) lands on every kernel alike.  Every run times -r repetitions,
-each on a fresh VM, of the split (dirty-log enable, or CLEAR) and of the
-dirty pass after it.  Times are reported as medians with their range and a
-patched/base ratio with its confidence interval (wb/stats.py), never
-asserted.
+The matrix and its schedule are wb/matrix.py's; this runs them.  Every run
+times -r repetitions, each on a fresh VM, of the split (dirty-log enable,
+or CLEAR) and of the dirty pass after it.  Times are reported as medians
+with their range and a patched/base ratio with its confidence interval
+(wb/stats.py), never asserted; wb/publish.py writes them under results/.
 
 With TARGET=host the same matrix runs natively on the running kernel, with
 a selftest built for the host: boot base, run with LABEL=base; boot patched,
 run with LABEL=patched; then `make report A=... B=...` puts them side by side.
-
-Results land in results/<date>-<label>/ in the repository, written as one
-directory rename, so a reader sees all of a result set or none of it.
 """
 
-import fnmatch
 import json
 import os
 import platform
 import re
-import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 
-from . import boot, build, check, plans, report, results, source, tree
-from .arches import EXPERIMENTS, KERNELS, Arch, Target, target as get_target
+from . import boot, build, goals, plans, report, run, source, tables, tree
+from .arches import EXPERIMENTS, target as get_target
 from .errors import WorkbenchError
-from .ktap import parse
+from .known import apply_known_failures
+from .matrix import (SELFTEST, config_from_env, describe_schedule, host_target, invocation,
+                     minutes, schedule, switch_on)
+from .publish import document, publish
 from .results import Record
 from .util import progress, write_atomic
 
-SELFTEST = "dirty_log_split_test"
-DEFAULT_TARGETS = ("arm64-4k", "arm64-16k", "arm64-64k", "riscv64")
-QUICK_TARGETS = ("arm64-4k", "riscv64")
-REF_TARGETS = ()                    # where an unmodified reference tree ("ref") runs too
-DEFAULT_SIZE = 256 << 20            # bytes per vCPU (-b)
-# A 64K-granule THP block is 512M: a 256M memslot could hold none.
-TARGET_SIZE = {"arm64-64k": 1 << 30}
-HOST_SIZE = 1 << 30
-# One guest mode where the selftest would test several (riscv64: Sv48, Sv39):
-# VM_MODE_P56V48_4K.  Only under QEMU, whose riscv64 offers 56-bit guests.
-GUEST_MODES = {"riscv64": "18"}
-GUEST_MEM = 2 << 30                 # QEMU -m (boot.qemu_command)
-GUEST_ROOM = GUEST_MEM - (512 << 20)    # the most a run's memory may take
-# A boot that reserves 1G pages gets 4G: in 2G, the kernel, initrd and device
-# tree sit in one 1G-aligned block and early (top-down) memblock allocations
-# such as the memmap in the other, so no whole 1G block may be left.
-BIG_GUEST_MEM = 4 << 30
-GUEST_KEEP = 2 << 30                # what that guest keeps beside its 1G pages
-# Hugepages this large must be reserved at boot: a 2G guest that has run
-# for a while rarely has two free 512M blocks left.
-BOOT_TIME_KB = 524288
-COUNT_FUNCTIONS = {"arm64": ("stage2_split_walker",), "riscv64": plans.RISCV_SPLIT_PROFILE}
-# The rough cost model behind the up-front estimate and the ETA, from
-# dirty_log_split_test runs of 64M-128M under QEMU TCG on 2 cores (arm64 4K:
-# 2.5 s per repetition of 128M, riscv64 1.25 s): seconds per guest page per
-# repetition (populate plus dirty pass), extra when populating anonymous
-# memory faults 4K at a time, per VM, and per boot (QEMU, kernel, init).
-PAGE_SECONDS = {"arm64": 60e-6, "riscv64": 20e-6}
-ANON_PAGE_SECONDS = {"arm64": 60e-6, "riscv64": 30e-6}
-VM_SECONDS = 0.6
-BOOT_SECONDS = {"arm64": 10, "riscv64": 15}
-# What every selftest process pays before main(), by target.  At 16K the
-# library's constructor probes page sizes with a scratch VM of the largest
-# IPA size (52 bits on QEMU's -cpu max), and 7.2 tears its stage-2 down
-# 32M at a time: some 2^27 empty walks, about 40 s under TCG.  Hence one
-# process per backing ("-p all") rather than one per backing and path.
-PROCESS_SECONDS = {"arm64-16k": 40.0}
 KVM_DEV = "/dev/kvm"
-HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
-THP_SYSFS = "/sys/kernel/mm/transparent_hugepage/enabled"
-# Knobs read from the environment (make bench VAR=...), in the order shown.
-KNOBS = ("TARGET", "TARGETS", "KERNELS", "BACKINGS", "PATHS", "CELLS", "SIZE", "VCPUS",
-         "REPS", "BOOTS", "CHUNK", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
-
-
-@dataclass
-class Config:
-    targets: tuple = DEFAULT_TARGETS
-    kernels: tuple = ("base", "patched")
-    ref_targets: tuple = REF_TARGETS
-    backings: tuple = ()            # empty: target_backings()
-    paths: tuple = plans.SPLIT_PATHS
-    cells: tuple = ()               # TARGET/BACKING/PATH globs; empty: all
-    size: int = None                # bytes per vCPU; None: the target's default
-    vcpus: int = 1
-    reps: int = 2                   # -r: repetitions inside one run
-    boots: int = 3                  # boots per kernel, interleaved
-    chunk: int = None               # arm64 eager-split chunk; None: the PMD block
-    icount: str = ""                # QEMU -icount shift=...
-    counts: tuple = ()              # functions to count; needs +trace kernels
-    label: str = "bench"
-    host: bool = False
-    quick: bool = False
-
-    def kernels_for(self, tname):
-        if self.host:
-            return (self.label,)
-        extra = ("ref",) if tname in self.ref_targets and "ref" not in self.kernels else ()
-        return tuple(k for k in self.kernels
-                     if k not in EXPERIMENTS or tname in EXPERIMENTS[k].targets) + extra
-
-    @property
-    def overlays(self):
-        return ("trace",) if self.counts and not self.host else ()
-
-
-def _list(value):
-    return tuple(v for v in re.split(r"[\s,]+", value or "") if v)
-
-
-def parse_size(text):
-    m = re.fullmatch(r"(\d+)([kKmMgGtT]?)[bB]?", text.strip())
-    if not m:
-        raise WorkbenchError(f"SIZE={text}: expected bytes with an optional K, M or G, "
-                             "e.g. SIZE=512M")
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
-
-
-def backing_name(name):
-    """'thp' -> 'anonymous_thp': the selftest's names, 'anonymous_' optional."""
-    if name in ("anonymous", "anon"):
-        return "anonymous"
-    return name if name.startswith("anonymous_") else "anonymous_" + name
-
-
-def _int(env, key, default):
-    value = env.get(key)
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < 1:
-        raise WorkbenchError(f"{key}={value}: expected a whole number of at least 1")
-    return int(value)
-
-
-def _yes(env, key):
-    return env.get(key, "") not in ("", "0", "no", "n")
-
-
-def config_from_env(env):
-    """The bench's Config from make's variables (see `make help`)."""
-    quick = _yes(env, "QUICK")
-    host = env.get("TARGET", "") == "host"
-    if env.get("TARGET") and not host:
-        raise WorkbenchError(f"TARGET={env['TARGET']}: only TARGET=host means something to "
-                             "make bench; choose QEMU targets with TARGETS=")
-    cfg = Config()
-    if quick:
-        cfg = replace(cfg, targets=QUICK_TARGETS, backings=("anonymous_thp",), ref_targets=(),
-                      reps=5, boots=1, quick=True)
-    if host:
-        cfg = replace(cfg, targets=("host",), host=True, ref_targets=(), label="host")
-    if env.get("TARGETS") and not host:
-        cfg = replace(cfg, targets=_list(env["TARGETS"]))
-    if env.get("KERNELS"):
-        ks = _list(env["KERNELS"])
-        bad = [k for k in ks if k not in KERNELS]
-        if bad:
-            raise WorkbenchError(f"KERNELS: unknown kernel(s) {', '.join(bad)}; "
-                                 f"known: {', '.join(KERNELS)}")
-        # ref where it differs from base in what the series changes: RISC-V.
-        cfg = replace(cfg, kernels=tuple(k for k in ks if k != "ref"),
-                      ref_targets=REF_TARGETS if "ref" in ks else ())
-    if env.get("BACKINGS"):
-        cfg = replace(cfg, backings=tuple(backing_name(b) for b in _list(env["BACKINGS"])))
-    if env.get("PATHS"):
-        paths = _list(env["PATHS"])
-        bad = [p for p in paths if p not in plans.SPLIT_PATHS]
-        if bad:
-            raise WorkbenchError(f"PATHS: unknown path(s) {', '.join(bad)}; "
-                                 f"known: {', '.join(plans.SPLIT_PATHS)}")
-        cfg = replace(cfg, paths=paths)
-    if env.get("CELLS"):
-        cfg = replace(cfg, cells=_list(env["CELLS"]))
-    if env.get("SIZE"):
-        cfg = replace(cfg, size=parse_size(env["SIZE"]))
-    cfg = replace(cfg, vcpus=_int(env, "VCPUS", cfg.vcpus), reps=_int(env, "REPS", cfg.reps),
-                  boots=_int(env, "BOOTS", cfg.boots))
-    if env.get("CHUNK"):
-        cfg = replace(cfg, chunk=parse_size(env["CHUNK"]))
-    if env.get("ICOUNT"):
-        if host:
-            raise WorkbenchError("ICOUNT is a QEMU option; TARGET=host runs no QEMU")
-        cfg = replace(cfg, icount=env["ICOUNT"])
-    counts = env.get("COUNTS", "")
-    if _yes(env, "COUNTS"):
-        cfg = replace(cfg, counts=("auto",) if counts in ("1", "yes", "y") else _list(counts))
-    if env.get("LABEL"):
-        if not re.fullmatch(r"[A-Za-z0-9._+-]+", env["LABEL"]):
-            raise WorkbenchError(f"LABEL={env['LABEL']}: letters, digits and ._+- only "
-                                 "(it names the results directory)")
-        cfg = replace(cfg, label=env["LABEL"])
-    elif quick and not host:
-        cfg = replace(cfg, label="quick")
-    if not host:
-        for t in cfg.targets:
-            get_target(t)
-    return cfg
-
-
-def invocation(env):
-    """The make command line these knobs amount to, for the record."""
-    knobs = [f"{k}={env[k]}" for k in KNOBS if env.get(k)]
-    return " ".join(["make bench"] + knobs)
-
-
-# --- the matrix -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Cell:
-    target: str
-    backing: str
-    path: str
-
-    @property
-    def name(self):
-        return f"{self.target}/{self.backing}/{self.path}"
-
-
-@dataclass
-class Boot:
-    """One boot of the schedule: a target's plan on one kernel."""
-    target: object
-    kernel: str
-    round: int
-    runs: list
-    cmdline: tuple = ()
-    estimate: float = 0.0
-    per_rep: dict = field(default_factory=dict)     # run name: estimated seconds per rep
-    reps: int = 1                                   # per cell
-    run_reps: dict = field(default_factory=dict)    # run name: reps of all its paths
-    startup: float = 0.0                            # estimated seconds per process
-
-    @property
-    def mem(self):
-        """QEMU's -m: more where 1G pages are reserved at boot."""
-        return f"{(BIG_GUEST_MEM if self.cmdline else GUEST_MEM) >> 30}G"
-
-    @property
-    def variant_name(self):
-        return f"{self.target.name}-{self.kernel}"
-
-
-def _selected(cell, patterns):
-    if not patterns:
-        return True
-    for pat in patterns:
-        parts = (pat.split("/") + ["*", "*"])[:3]
-        if all(fnmatch.fnmatch(v, p) or fnmatch.fnmatch(v, "anonymous_" + p)
-               for v, p in zip((cell.target, cell.backing, cell.path), parts)):
-            return True
-    return False
-
-
-def _round_up(n, unit):
-    return -(-n // unit) * unit
-
-
-def cell_bytes(cfg, target, backing):
-    """(bytes per vCPU, hugepages needed, page kB) of a cell.
-
-    hugetlb memory comes in whole pages, and a memslot smaller than a page
-    could not be mapped with one: the size grows to at least one page.
-    """
-    size = cfg.size or (HOST_SIZE if cfg.host else TARGET_SIZE.get(target.name, DEFAULT_SIZE))
-    kb = plans.hugetlb_kb(backing)
-    if not kb:
-        return size, 0, None
-    page = kb * 1024
-    per_vcpu = _round_up(max(size, -(-page // cfg.vcpus)), 64 << 10)
-    return per_vcpu, -(-per_vcpu * cfg.vcpus // page), kb
-
-
-def _host_hugepages(kb):
-    """(total, free) pages of a host hugepage pool, or None without one."""
-    d = os.path.join(HUGEPAGES_SYSFS, f"hugepages-{kb}kB")
-    try:
-        with open(os.path.join(d, "nr_hugepages")) as f:
-            total = int(f.read())
-        with open(os.path.join(d, "free_hugepages")) as f:
-            return total, int(f.read())
-    except (OSError, ValueError):
-        return None
-
-
-def why_not(cfg, target, backing):
-    """Why a backing cannot run on a target, or None."""
-    per_vcpu, pages, kb = cell_bytes(cfg, target, backing)
-    if backing not in ("anonymous", "anonymous_thp") and not kb:
-        return f"unknown backing {backing}"
-    if not cfg.host and per_vcpu * cfg.vcpus > GUEST_ROOM and (kb or 0) < BOOT_TIME_KB:
-        return (f"{plans.size_arg(per_vcpu * cfg.vcpus)} of memory does not fit in the "
-                f"{GUEST_MEM >> 30}G guest (at most {plans.size_arg(GUEST_ROOM)}; "
-                "lower SIZE x VCPUS)")
-    if not kb:
-        return None
-    size = plans.size_arg(kb * 1024)
-    if cfg.host:
-        pool = _host_hugepages(kb)
-        if pool is None:
-            return f"this host has no {size} hugepages"
-        if pool[1] < pages:
-            return (f"needs {pages} free {size} hugepages, the host has {pool[1]}: reserve "
-                    f"them first (as root: echo {pool[0] - pool[1] + pages} > "
-                    f"{HUGEPAGES_SYSFS}/hugepages-{kb}kB/nr_hugepages)")
-        return None
-    if kb not in target.hugepages_kb:
-        return (f"{target.name} has no {size} hugepages (the workbench reserves "
-                + ", ".join(plans.size_arg(k * 1024) for k in target.hugepages_kb) + ")")
-    if kb >= BOOT_TIME_KB and pages * kb * 1024 > BIG_GUEST_MEM - GUEST_KEEP:
-        most = (BIG_GUEST_MEM - GUEST_KEEP) // (kb * 1024)
-        return (f"needs {pages} {size} pages reserved at boot; the "
-                f"{BIG_GUEST_MEM >> 30}G guest can give at most {most} (lower SIZE x VCPUS)")
-    return None
-
-
-def target_backings(target):
-    """The default backings of a target: memory already mapped with pages,
-    THP, and hugetlb of each block size its stage-2 maps (2M and 1G at 4K,
-    32M at 16K, 512M at 64K: a level-1 block there is 64G or 4T)."""
-    return ("anonymous", "anonymous_thp") + tuple(
-        "anonymous_hugetlb_" + plans.size_arg(kb << 10).lower() + "b"
-        for kb in target.hugepages_kb)
-
-
-def cells(cfg, target):
-    """([Cell], [(Cell, reason)]) of a target: what runs and what is skipped."""
-    run, skipped = [], []
-    for backing in cfg.backings or target_backings(target):
-        for path in cfg.paths:
-            cell = Cell(target.name, backing, path)
-            if not _selected(cell, cfg.cells):
-                continue
-            reason = why_not(cfg, target, backing)
-            if reason:
-                skipped.append((cell, reason))
-            else:
-                run.append(cell)
-    return run, skipped
-
-
-def rep_seconds(target, backing, vcpu_bytes, vcpus):
-    """The cost model: estimated seconds of one repetition of a run."""
-    arch = target.arch.name
-    pages = vcpu_bytes * vcpus / (target.page_kb * 1024)
-    per_page = PAGE_SECONDS.get(arch, 10e-6)
-    if backing == "anonymous":
-        per_page += ANON_PAGE_SECONDS.get(arch, 5e-6)
-    return VM_SECONDS + pages * per_page
-
-
-def count_functions(cfg, target):
-    if not cfg.counts:
-        return ()
-    if cfg.counts == ("auto",):
-        return COUNT_FUNCTIONS.get(target.arch.name, ())
-    return cfg.counts
-
-
-def process_seconds(cfg, target):
-    """The start-up a selftest process pays on a target (PROCESS_SECONDS)."""
-    return 0.0 if cfg.host else PROCESS_SECONDS.get(target.name, 0.0)
-
-
-def runs_for(cfg, target, chosen):
-    """([Run], {run name: seconds per rep and path}, {run name: reps}) for a
-    target's cells.
-
-    One run per backing times every chosen path ("-p all" for both), so
-    each process start is paid once per backing.  Backings whose hugepages
-    are reserved at boot run first and together, so that their pages go
-    back to the guest before the other runs.
-    """
-    mode = None if cfg.host else GUEST_MODES.get(target.name)
-    scale = 3 if cfg.icount else 1
-    startup = process_seconds(cfg, target)
-    # Call counts cover a whole run, so a counted run times a single path.
-    profile = count_functions(cfg, target)
-    paths = {}
-    for c in chosen:
-        paths.setdefault((c.backing, c.path if profile else ""), []).append(c.path)
-    early = [k for k in paths if (plans.hugetlb_kb(k[0]) or 0) >= BOOT_TIME_KB]
-    out, per_rep, reps = [], {}, {}
-    for key in early + [k for k in paths if k not in early]:
-        backing = key[0]
-        vcpu_bytes, pages, kb = cell_bytes(cfg, target, backing)
-        margin = 12 if kb and kb < BOOT_TIME_KB else 0
-        seconds = rep_seconds(target, backing, vcpu_bytes, cfg.vcpus)
-        chunk = cfg.chunk if cfg.chunk and target.arch.name == "arm64" else None
-        path = "all" if len(paths[key]) > 1 else paths[key][0]
-        n = cfg.reps * len(paths[key])
-        run = plans.split_run(backing, path, vcpu_bytes, cfg.vcpus, cfg.reps,
-                              timeout=int(120 + startup + 4 * scale * n * seconds),
-                              hugepages=((kb, pages + margin),) if kb else (),
-                              profile=profile, mode=mode, chunk=chunk)
-        out.append(run)
-        per_rep[run.name], reps[run.name] = seconds, n
-    return out, per_rep, reps
-
-
-def boot_cmdline(runs, target):
-    """Kernel parameters that reserve the hugepages no guest can get later."""
-    args = []
-    for kb in sorted({kb for r in runs for kb, _ in r.hugepages if kb >= BOOT_TIME_KB
-                      and kb in target.hugepages_kb}):
-        n = max(n for r in runs for k, n in r.hugepages if k == kb)
-        args += [f"hugepagesz={plans.size_arg(kb * 1024)}", f"hugepages={n}"]
-    return tuple(args)
-
-
-def schedule(cfg, resolve=get_target):
-    """([Boot], [(Cell, reason)]): the boots in the order they run, and the
-    cells skipped.  Rounds go over every target and kernel: A B A B ..."""
-    boots, skipped, plans_by_target = [], [], {}
-    for tname in cfg.targets:
-        target = resolve(tname)
-        chosen, skip = cells(cfg, target)
-        skipped += skip
-        if chosen:
-            plans_by_target[tname] = (target, *runs_for(cfg, target, chosen))
-    for rnd in range(1, cfg.boots + 1):
-        for tname, (target, runs, per_rep, reps) in plans_by_target.items():
-            overhead = 0 if cfg.host else BOOT_SECONDS.get(target.arch.name, 10)
-            startup = process_seconds(cfg, target)
-            estimate = overhead + sum(startup + reps[r.name] * per_rep[r.name] for r in runs)
-            for kernel in cfg.kernels_for(tname):
-                boots.append(Boot(target, kernel, rnd, runs, boot_cmdline(runs, target),
-                                  estimate, per_rep, cfg.reps, reps, startup))
-    return boots, skipped
-
-
-def _minutes(seconds):
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else \
-        f"{s // 60}:{s % 60:02d}"
-
-
-def describe_schedule(cfg, boots, skipped):
-    """The matrix in words: what `make bench DRY=1` prints."""
-    lines, word = [], "rounds" if cfg.host else "boots"
-    targets = []
-    for b in boots:
-        if b.target.name not in targets:
-            targets.append(b.target.name)
-    for t in targets:
-        tb = [b for b in boots if b.target.name == t]
-        runs = tb[0].runs
-        lines.append(f"{t}: kernels {', '.join(cfg.kernels_for(t))}; {len(runs)} runs x "
-                     f"{cfg.reps} reps x {cfg.boots} {word} per kernel = {len(tb)} {word}, "
-                     f"about {_minutes(sum(b.estimate for b in tb))}")
-        for r in runs:
-            lines.append(f"    {' '.join(plans.argv(r, tb[0].target))}")
-        if tb[0].cmdline and not cfg.host:
-            lines.append(f"    kernel command line + {' '.join(tb[0].cmdline)}; "
-                         f"QEMU -m {tb[0].mem}")
-    for cell, reason in skipped:
-        lines.append(f"skip {cell.name}: {reason}")
-    # A run times one path, or both ("-p all"): count cells, not runs.
-    def n_paths(b, r):
-        return b.run_reps.get(r.name, b.reps) // max(1, b.reps)
-
-    per_run = {(b.target.name, r.name): n_paths(b, r) for b in boots for r in b.runs}
-    n_cells = sum(per_run.values())
-    with_kernels = sum(n_paths(b, r) for b in boots if b.round == 1 for r in b.runs)
-    total = _minutes(sum(b.estimate for b in boots))
-    lines.append(f"{n_cells} cells ({with_kernels} with their kernels) x {cfg.boots} {word} x "
-                 f"{cfg.reps} reps = {cfg.boots * cfg.reps} samples per cell and kernel; "
-                 + (f"{len(boots)} boots, about {total} of QEMU TCG on 2 cores, "
-                    "plus the (cached) builds" if not cfg.host else
-                    f"{len(boots)} rounds on this host"))
-    return "\n".join(lines)
 
 
 # --- progress -----------------------------------------------------------------
@@ -505,7 +61,7 @@ class Eta:
         self.boot, self.index, self.current, self.run, self.rep = b, index, 0.0, None, 0
         self.out("bench", f"[{index}/{self.count}] {b.variant_name} boot {b.round}: "
                  f"{len(b.runs)} runs x {b.reps} reps, elapsed "
-                 f"{_minutes(self.clock() - self.t0)}, ETA {_minutes(self.eta())}")
+                 f"{minutes(self.clock() - self.t0)}, ETA {minutes(self.eta())}")
 
     def line(self, line):
         m = self.RUN.match(line)
@@ -522,7 +78,7 @@ class Eta:
             self.out("bench", f"[{self.index}/{self.count}] {self.boot.variant_name} boot "
                      f"{self.boot.round}: {cell} rep {self.rep}/"
                      f"{self.boot.run_reps.get(self.run, self.boot.reps)}, elapsed "
-                     f"{_minutes(self.clock() - self.t0)}, ETA {_minutes(self.eta())}")
+                     f"{minutes(self.clock() - self.t0)}, ETA {minutes(self.eta())}")
 
     def finish(self, b):
         self.done += b.estimate
@@ -531,45 +87,29 @@ class Eta:
 
 # --- figures out of a run's output ------------------------------------------
 
-FIGURE = re.compile(r"^(enable|clear)(_dirty_pass)?_s: (\d+(?:\.\d+)?(?:e-?\d+)?)$")
-META = re.compile(r"^(backing_src|backing_page_size|eager_page_split|eager_split_chunk_size|"
-                  r"vcpus|vcpu_memory_bytes|slots|repetitions|clear_chunk_bytes|host_thp_kb): "
-                  r"(\S+)$")
+# What dirty_log_split_test says about a run, beside its samples: kept once.
+META = ("backing_src", "backing_page_size", "eager_page_split", "eager_split_chunk_size",
+        "vcpus", "vcpu_memory_bytes", "slots", "repetitions", "clear_chunk_bytes",
+        "host_thp_kb", "guest_mode")
+KEPT = ("duration_s", "pid", "boot")
 
 
-def split_samples(diag):
-    """{figure: [seconds per repetition], metadata...} of one run's output.
-
-    Only the first guest mode counts: a test of several modes prints the same
-    figures again for each, and those are not samples of the same thing.
-    memstress names the mode for every VM it creates, so the same mode
-    again is the next repetition, not another mode.
-    """
-    out = {}
-    for line in diag:
-        if line.startswith("Testing guest mode: "):
-            mode = line.split(": ", 1)[1].strip()
-            if out.setdefault("guest_mode", [mode]) != [mode]:
-                break
-            continue
-        m = FIGURE.match(line)
-        if m:
-            out.setdefault(f"{m.group(1)}{m.group(2) or ''}_s", []).append(float(m.group(3)))
-            continue
-        m = META.match(line)
-        if m and m.group(1) not in out:
-            v = m.group(2)
-            out[m.group(1)] = [int(v) if v.lstrip("-").isdigit() else v]
+def split_values(values):
+    """The values of a split run's record (ktap.figures) the bench keeps: the
+    samples of each repetition, the run's metadata, its call counts; not the
+    summary lines (enable_median_s) the selftest adds."""
+    out = {k: v for k, v in values.items()
+           if k.startswith("calls:") or k in KEPT or tables.SPLIT_FIGURE.match(k)}
+    out.update({k: v[:1] for k, v in values.items() if k in META})
     return out
 
 
-def finish_boot(records, console, b, run_names):
-    """The records of one boot, ready for the bench: split runs carry their
-    samples (first guest mode only) and the boot's round; runs whose
-    hugepages could not be reserved become skips; figures the generic parser
-    collected from summary lines are dropped."""
-    ktap = parse(console)
-    diag = {t.name: t.diag for t in ktap.results}
+def finish_boot(records, ktap, b):
+    """The records of one boot (run.make_records), ready for the bench: split
+    runs carry their samples (first guest mode only) and the boot's round;
+    runs whose hugepages could not be reserved become skips; figures the
+    generic parser collected from summary lines are dropped."""
+    run_names = {r.name for r in b.runs}
     unreserved, why = {}, {}
     for t in ktap.results:
         m = re.match(r"^hugepages:(\d+)kB=(\d+)$", t.name)
@@ -587,9 +127,7 @@ def finish_boot(records, console, b, run_names):
         rec.values["boot"] = [b.round]
         if rec.name not in run_names:
             continue
-        kept = {k: v for k, v in rec.values.items()
-                if k.startswith("calls:") or k in ("duration_s", "pid", "boot")}
-        rec.values = dict(kept, **split_samples(diag.get(rec.name, [])))
+        rec.values = split_values(rec.values)
         missing = [kb for kb, _ in runs[rec.name].hugepages if kb in why.get(rec.name, {})]
         if missing and rec.status != "pass":
             kb = missing[0]
@@ -685,37 +223,24 @@ def run_matrix(layout, jobs, cfg, boots):
     for i, b in enumerate(boots, 1):
         v = variants[b.variant_name]
         eta.start(b, i)
-        timeout = sum(r.timeout for r in b.runs) + check.BOOT_MARGIN_S
         start = time.monotonic()
+        entry = {"index": i, "variant": v.name, "round": b.round,
+                 "kernel_release": _release(layout, v),
+                 "runs": [list(plans.argv(r, b.target)) for r in b.runs]}
         try:
-            recs = check.boot_and_run(layout, v, images[v.name], tests[v.arch.name], b.runs,
-                                      timeout=timeout, cmdline=b.cmdline, mem=b.mem,
-                                      qemu_extra=qemu_extra(cfg), on_line=eta.line)
+            session = run.boot_variant(layout, v, images[v.name], tests[v.arch.name], b.runs,
+                                       cmdline=b.cmdline, mem=b.mem,
+                                       qemu_extra=qemu_extra(cfg), on_line=eta.line)
+            recs = finish_boot(session.records, session.ktap, b)
+            entry.update(session.recorded(layout.repo))
         except WorkbenchError as e:
             recs = [Record(stage="boot", name="boot", status="fail", message=str(e),
                            variant=v.name, target=b.target.name, arch=v.arch.name,
                            kernel=b.kernel)]
-        console_path = layout.runs(v.name, "console.log")
-        try:
-            with open(console_path, errors="replace") as f:
-                console = f.read()
-        except OSError:
-            console = ""
-        recs = finish_boot(recs, console, b, {r.name for r in b.runs})
-        check.apply_known_failures(layout, recs)
+        apply_known_failures(layout, recs)
         records += recs
-        boot_rec = next((r for r in recs if r.name == "boot"), None)
-        initrd = layout.runs(v.name, "initramfs.cpio")
-        log.append({"index": i, "variant": v.name, "round": b.round,
-                    "status": boot_rec.status if boot_rec else "?",
-                    "seconds": round(time.monotonic() - start, 1),
-                    "kernel_release": _release(layout, v),
-                    "command": [os.path.relpath(a, layout.repo) if os.path.isabs(a) else a
-                                for a in boot.qemu_command(v.arch, images[v.name], initrd,
-                                                           cmdline=b.cmdline, mem=b.mem,
-                                                           extra=qemu_extra(cfg))],
-                    "runs": [list(plans.argv(r, b.target)) for r in b.runs],
-                    "plan": plans.render(b.runs, b.target)})
+        entry.update(status=recs[0].status, seconds=round(time.monotonic() - start, 1))
+        log.append(entry)
         eta.finish(b)
         _save_partial(layout, cfg, records, log)
     return records, log
@@ -730,57 +255,6 @@ def _save_partial(layout, cfg, records, log):
 
 # --- the host ---------------------------------------------------------------------
 
-HOST_ARCHES = {"x86_64": ("x86_64", "x86"), "aarch64": ("arm64", "arm64"),
-               "arm64": ("arm64", "arm64"), "riscv64": ("riscv64", "riscv")}
-
-
-def host_target():
-    """The running machine as a Target: its arch, page size and hugepage sizes."""
-    name, karch = HOST_ARCHES.get(platform.machine(), (platform.machine(),
-                                                       platform.machine()))
-    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
-    pmd_kb = page_kb * (page_kb * 1024 // 8)      # a page of 8-byte entries, each a page
-    try:
-        sizes = sorted(int(m.group(1)) for m in (re.match(r"hugepages-(\d+)kB$", d)
-                                                 for d in os.listdir(HUGEPAGES_SYSFS)) if m)
-    except OSError:
-        sizes = []
-    arch = Arch(name=name, kernel_arch=karch, cross_compile="", cross_package="gcc",
-                libc_package="libc6-dev", qemu="", qemu_package="", machine="", cpu="",
-                bios="", console="", earlycon="", image="", fragments=(),
-                selftests=(SELFTEST,))
-    return Target("host", arch, (), (pmd_kb,) + tuple(s for s in sizes if s != pmd_kb),
-                  page_kb, "")
-
-
-def host_details():
-    """The machine, without its name: results are committed to the repository."""
-    d = {"kernel": platform.release(), "cpus": os.cpu_count()}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("model name", "uarch", "isa", "CPU part") and value.strip():
-                    d.setdefault("cpu", value.strip())
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            d["memory"] = f.readline().split(":", 1)[1].strip()
-    except (OSError, IndexError):
-        pass
-    try:
-        d["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        pass
-    try:
-        with open(THP_SYSFS) as f:
-            d["thp"] = f.read().strip()
-    except OSError:
-        pass
-    return d
-
-
 def run_host(layout, jobs, cfg, boots, target):
     """The schedule natively: guest/init built for the host carries out each
     round's plan on the running kernel, as it would in a guest."""
@@ -789,87 +263,23 @@ def run_host(layout, jobs, cfg, boots, target):
                              "run it on a machine with KVM (and join the kvm group)")
     tests = build.build_selftests(layout, "patched", target.arch, jobs)
     init = boot.build_init(layout, target.arch, layout.path("host"))
+    bindir = os.path.dirname(tests[SELFTEST])
     eta = Eta(boots)
     variant = build.Variant(target, cfg.label)
     records, log = [], []
     for i, b in enumerate(boots, 1):
         eta.start(b, i)
-        plan = plans.render(b.runs, target, bindir=os.path.dirname(tests[SELFTEST]),
-                            manage_memory=False)
-        plan_path = layout.path("host", "plan")
-        write_atomic(plan_path, plan)
-        timeout = sum(r.timeout for r in b.runs) + 60
-        console_path = layout.path("host", "console.log")
-        res = boot.boot([init, plan_path], console_path, timeout, eta.line)
-        ktap = parse(res.console)
-        base = dict(variant=variant.name, target=target.name, arch=target.arch.name,
-                    kernel=cfg.label)
-        ok = res.status == "done" and ktap.started
-        recs = [Record(stage="boot", name="boot", status="pass" if ok else "fail",
-                       values={"seconds": [round(res.seconds, 1)]},
-                       message="" if ok else boot.explain(res, "the host run", console_path,
-                                                          timeout), **base)]
-        params = {r.name: plans.argv(r, target) for r in b.runs}
-        recs += results.from_ktap(ktap, variant, params)
-        reported = {t.name for t in ktap.results}
-        recs += [Record(stage="run", name=r.name, status="fail", params=list(params[r.name]),
-                        message="planned, but never reported", **base)
-                 for r in b.runs if r.name not in reported]
-        recs = finish_boot(recs, res.console, b, set(params))
+        session = run.run_on_host(layout, variant, init, b.runs, bindir, on_line=eta.line)
+        recs = finish_boot(session.records, session.ktap, b)
         records += recs
-        log.append({"index": i, "variant": variant.name, "round": b.round,
-                    "status": recs[0].status, "seconds": round(res.seconds, 1),
-                    "command": [os.path.relpath(init, layout.repo), "PLAN"],
-                    "runs": [list(plans.argv(r, target)) for r in b.runs],
-                    "plan": plan.replace(os.path.dirname(tests[SELFTEST]), os.path.relpath(
-                        os.path.dirname(tests[SELFTEST]), layout.repo))})
+        log.append(dict({"index": i, "variant": variant.name, "round": b.round,
+                         "status": recs[0].status,
+                         "seconds": round(session.result.seconds, 1),
+                         "runs": [list(plans.argv(r, target)) for r in b.runs]},
+                        **session.recorded(layout.repo)))
         eta.finish(b)
         _save_partial(layout, cfg, records, log)
     return records, log
-
-
-# --- results --------------------------------------------------------------------
-
-def document(cfg, records, log, skipped, kernels, invocation_line=""):
-    environment = results.environment()
-    environment["host_details"] = host_details()
-    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}
-    config["overlays"] = list(cfg.overlays)
-    return {"kind": "bench", "format": 2, "label": cfg.label,
-            "mode": "host" if cfg.host else "qemu",
-            "date": environment["date"], "environment": environment,
-            "invocation": invocation_line, "config": config,
-            "kernels": kernels, "boots": log,
-            "skipped": [{"target": c.target, "backing": c.backing, "path": c.path,
-                         "reason": reason} for c, reason in skipped],
-            "records": [asdict(r) if not isinstance(r, dict) else r for r in records]}
-
-
-def results_root(layout):
-    return os.path.join(layout.repo, "results")
-
-
-def publish(layout, doc, label=None):
-    """Write a results directory in one step: every file into a hidden
-    directory, then one rename.  Returns the directory."""
-    root = results_root(layout)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    name = f"{stamp}-{label or doc.get('label') or 'bench'}"
-    final, n = os.path.join(root, name), 1
-    while os.path.exists(final):
-        n += 1
-        final = os.path.join(root, f"{name}.{n}")
-    tmp = os.path.join(root, f".{os.path.basename(final)}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        for fname, text in report.render(doc).items():
-            write_atomic(os.path.join(tmp, fname), text)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    progress("results", f"{os.path.relpath(final, layout.repo)}/: report.md, records.json")
-    return final
 
 
 def bench(layout, jobs, env, ksrc=None):
@@ -878,11 +288,11 @@ def bench(layout, jobs, env, ksrc=None):
     target = host_target() if cfg.host else None
     boots, skipped = schedule(cfg, (lambda _: target) if cfg.host else get_target)
     print(describe_schedule(cfg, boots, skipped), flush=True)
-    if _yes(env, "DRY"):
+    if switch_on(env, "DRY"):
         return 0
     if not boots:
         raise WorkbenchError("make bench: no cell left to run (see the skips above)")
-    kernels = report.kernel_order({b.kernel for b in boots})
+    kernels = tables.kernel_order({b.kernel for b in boots})
     if cfg.host:
         prepare_trees(layout, (), ksrc)
         records, log = run_host(layout, jobs, cfg, boots, target)
@@ -896,9 +306,9 @@ def bench(layout, jobs, env, ksrc=None):
         info = kernel_info(layout, kernels)
     doc = document(cfg, records, log, skipped, info, invocation_line=invocation(env))
     publish(layout, doc)
-    print(report.table(doc["records"]), flush=True)
-    if report.goals_summary(doc["records"]):
-        print(report.goals_summary(doc["records"]), flush=True)
+    print(tables.table(doc["records"]), flush=True)
+    if goals.goals_summary(doc["records"]):
+        print(goals.goals_summary(doc["records"]), flush=True)
     bad = report.failures(doc["records"])
     for r in bad:
         print(f"\nFAIL {r['variant']}: {r['name']}\n{r['message'].rstrip()}", flush=True)

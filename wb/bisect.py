@@ -225,6 +225,24 @@ def _build(layout, unit, jobs, tree, series_files, known):
     return log, None
 
 
+def selftest_arches(targets, host=True, machine=None):
+    """([Arch], why the host's are not built, or None): whose selftests the
+    bisect builds.  The targets' arches, and with host the x86_64 host's
+    (HOST_SELFTESTS), unless a native target builds those already: one
+    build, in one directory."""
+    arches = []
+    for tname in targets:
+        if get_target(tname).arch not in arches:
+            arches.append(get_target(tname).arch)
+    if not host or any(a.native and a.name == HOST_SELFTESTS.name for a in arches):
+        return arches, None
+    machine = machine or platform.machine()
+    if machine != HOST_SELFTESTS.name:
+        return arches, (f"the host is {machine}, not x86_64: the x86_64 KVM selftests are "
+                        "not built")
+    return arches + [HOST_SELFTESTS], None
+
+
 def run(layout, tally, jobs, targets, commits, built=frozenset(), known=None, host=True):
     """Build every unit at every commit that changes it; a verdict for each.
 
@@ -236,18 +254,11 @@ def run(layout, tally, jobs, targets, commits, built=frozenset(), known=None, ho
     if not commits:
         progress("bisect", "no patches: nothing to bisect")
         return
-    arches, units = [], []
-    for tname in targets:
-        t = get_target(tname)
-        units.append(Unit("kernel", tname, t.arch))
-        if t.arch not in arches:
-            arches.append(t.arch)
-    if host and platform.machine() == "x86_64":
-        arches.append(HOST_SELFTESTS)
-    elif host:
+    units = [Unit("kernel", tname, get_target(tname).arch) for tname in targets]
+    arches, why_not = selftest_arches(targets, host)
+    if why_not:
         tally.add(Record(stage="bisect", name=f"selftests {HOST_SELFTESTS.name}",
-                         status="skip", message=f"the host is {platform.machine()}, not "
-                         "x86_64: the x86_64 KVM selftests are not built"))
+                         status="skip", message=why_not))
     units += [Unit("selftests", a.name, a) for a in arches]
     steps = plan(commits, units, built)
 

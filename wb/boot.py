@@ -85,15 +85,17 @@ class BootResult:
         return "\n".join(self.console.rstrip("\n").splitlines()[-n:])
 
 
-def qemu_command(arch, image, initrd, cmdline=(), smp=2, mem="2G", extra=()):
+def qemu_command(arch, image, initrd, cmdline=(), smp=None, mem="2G", extra=()):
+    """The QEMU command line that boots image with initrd: smp defaults to the
+    arch's, extra comes after the arch's own qemu_args."""
     cmd = [arch.qemu, "-M", arch.machine, "-cpu", arch.cpu]
     if arch.bios:
         cmd += ["-bios", arch.bios]
     append = [f"console={arch.console}", f"earlycon={arch.earlycon}", "panic=-1",
               "rdinit=/init"] + list(arch.cmdline) + list(cmdline)
-    cmd += ["-smp", str(smp), "-m", mem, "-nic", "none", "-no-reboot", "-display", "none",
+    cmd += ["-smp", str(smp or arch.smp), "-m", mem, "-nic", "none", "-no-reboot", "-display", "none",
             "-monitor", "none", "-serial", "stdio", "-kernel", image, "-initrd", initrd,
-            "-append", " ".join(append)] + list(extra)
+            "-append", " ".join(append)] + list(arch.qemu_args) + list(extra)
     return cmd
 
 

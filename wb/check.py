@@ -8,22 +8,20 @@ fails on any failure, on a planned test that never reported, and on a run
 in which nothing passed.
 """
 
-import fnmatch
 import os
 import re
 import subprocess
 import sys
 
-from . import (bisect as bisect_stage, boot, build, lint, plans, results, source, splats,
-               tools, tree, warn)
-from .arches import target as get_target
+from . import (bisect as bisect_stage, build, lint, plans, run as run_stage, source, tools,
+               tree, warn)
+from .arches import target as get_target, targets_in
 from .errors import WorkbenchError
-from .ktap import parse
+from .known import apply_known_failures
 from .results import Record, Tally
-from .util import progress, read_table
+from .util import progress, switched_off, switched_on
 
-CHECK_TARGETS = ("arm64-4k", "riscv64")
-BOOT_MARGIN_S = 180
+CHECK_TARGETS = targets_in("check")
 
 
 def unit_tests(layout, tally):
@@ -40,150 +38,15 @@ def unit_tests(layout, tally):
                          message=proc.stderr[-3000:]))
 
 
-def known_failures(layout):
-    """[(target glob, test glob, reason)]: every known failure needs a reason."""
-    return [tuple(fields) for _, fields in
-            read_table(os.path.join(layout.repo, "known-failures"), 3,
-                       "TARGET-GLOB TEST REASON")]
-
-
-def known_splat(record, known):
-    """The reason, if every splat in a failed dmesg check is a known one.
-
-    Entries read 'dmesg~TEXT': each splat's first line must contain TEXT.
-    They hold on any kernel, since such splats are timing-dependent.
-    """
-    headers = [line for line in record.message.splitlines() if splats.is_header(line)]
-    for target_glob, test_glob, reason in known:
-        if not test_glob.startswith("dmesg~") or not fnmatch.fnmatch(record.target, target_glob):
-            continue
-        text = test_glob[len("dmesg~"):]
-        if headers and all(text in h for h in headers):
-            return reason
-    return None
-
-
-def splat_victims(dmesg, records):
-    """The tests whose threads a boot's splats name ("CPU#1: dirty_log_test/47").
-
-    Tests run one after another and pids only grow within a boot, so a
-    thread belongs to the run with the greatest pid not above its own; its
-    name must also be that run's binary (truncated, as the kernel does).
-    """
-    runs = sorted((t.values["pid"][0], t) for t in records
-                  if t.variant == dmesg.variant and t.values.get("pid"))
-    victims = []
-    for m in re.finditer(r"CPU#\d+: (\S+)/(\d+)", dmesg.message):
-        comm, tid = m.group(1), int(m.group(2))
-        owner = [t for pid, t in runs if pid <= tid]
-        if owner and owner[-1].params and \
-                os.path.basename(owner[-1].params[0])[:15] == comm[:15]:
-            victims.append(owner[-1])
-    return victims
-
-
-def apply_known_failures(layout, records):
-    """Mark listed failures xfail: on base always, since base is only the
-    reference (a bug the series fixes, or one it does not touch); on any
-    other kernel only when the test failed on base as well."""
-    known = known_failures(layout)
-    for r in records:
-        if r.status == "fail" and r.name == "dmesg":
-            reason = known_splat(r, known)
-            if not reason:
-                continue
-            for t in splat_victims(r, records):
-                if t.status == "fail":
-                    t.status, t.message = "xfail", (f"its VM hit a known splat ({reason})"
-                                                    f"\n{t.message}")
-            r.status, r.message = "xfail", f"known splat: {reason}\n{r.message}"
-    failed_on_base = {(r.target, r.name) for r in records
-                      if r.kernel == "base" and r.status == "fail"}
-    for r in records:
-        if r.status != "fail":
-            continue
-        if r.kernel != "base" and (r.target, r.name) not in failed_on_base:
-            continue
-        for target_glob, test_glob, reason in known:
-            if fnmatch.fnmatch(r.target, target_glob) and fnmatch.fnmatch(r.name, test_glob):
-                r.status, r.message = "xfail", f"known: {reason}"
-                break
-
-
-def boot_and_run(layout, variant, image, tests, runs, timeout=None, cmdline=(),
-                 qemu_extra=(), on_line=None, mem="2G"):
-    """Boot one variant with a plan; return its records (boot verdict first).
-
-    cmdline: extra kernel parameters; qemu_extra: extra QEMU arguments (e.g.
-    -icount); on_line: called with every console line as it arrives; mem:
-    the guest's memory.
-    """
-    target = variant.target
-    work = layout.runs(variant.name)
-    init = boot.build_init(layout, variant.arch, layout.path("initramfs"))
-    plan = plans.render(runs, target)
-    files = {f"/bin/{b}": tests[b] for b in plans.binaries(runs)}
-    initrd = os.path.join(work, "initramfs.cpio")
-    boot.make_initramfs(initrd, init, plan, files, splats.guest_file())
-    timeout = timeout or sum(r.timeout for r in runs) + BOOT_MARGIN_S
-    log = os.path.join(work, "console.log")
-    progress("boot", f"{variant.name}: booting ({len(runs)} tests, timeout {timeout} s)")
-
-    def show(line):
-        m = re.match(r"^(ok|not ok) \d+ (\S+)", line)
-        if m and not os.environ.get("WB_QUIET"):
-            progress("run", f"{variant.name}: {line}")
-        if on_line:
-            on_line(line)
-    res = boot.boot(boot.qemu_command(variant.arch, image, initrd, cmdline=cmdline,
-                                      mem=mem, extra=qemu_extra), log, timeout, show)
-    ktap = parse(res.console)
-    base = dict(variant=variant.name, target=target.name, arch=variant.arch.name,
-                kernel=variant.kernel)
-    records = []
-    if res.status == "done" and ktap.started:
-        records.append(Record(stage="boot", name="boot", status="pass",
-                              values={"seconds": [round(res.seconds, 1)]}, **base))
-    else:
-        records.append(Record(stage="boot", name="boot", status="fail",
-                              message=boot.explain(res, variant.name, log, timeout), **base))
-    params = {r.name: plans.argv(r, target) for r in runs}
-    records += results.from_ktap(ktap, variant, params)
-    # The profiler lists only functions that were hit: a profiled function
-    # it does not list was called 0 times.
-    profiled = {r.name: r.profile for r in runs if r.profile}
-    for rec in records:
-        results.name_profiled(rec, profiled.get(rec.name, ()))
-    reported = {t.name for t in ktap.results}
-    for r in runs:
-        if r.name not in reported:
-            records.append(Record(stage="run", name=r.name, status="fail",
-                                  message="planned, but never reported (guest died or "
-                                  "hung before it)", params=list(params[r.name]), **base))
-    if "dmesg" not in reported:
-        records.append(Record(stage="run", name="dmesg", status="fail",
-                              message="the kernel log was never checked", **base))
-    planned = {r.name for r in runs}
-    if runs and not any(r.name in planned and r.status == "pass" for r in records):
-        records.append(Record(stage="run", name="any test passed", status="fail",
-                              message="every planned test skipped or failed: nothing "
-                              "was checked on this kernel", **base))
-    return records
-
-
-def _off(value):
-    return (value or "").strip().lower() in ("0", "no", "n", "off", "false")
-
-
 def stage_switches(env=None):
     """{bisect, warnings, sparse} from the environment make check exports:
     FAST=1 skips both static stages, BISECT=0 or WARNINGS=0 one of them,
     SPARSE=/path picks the checker for C=1."""
     env = os.environ if env is None else env
-    fast = bool(env.get("FAST")) and not _off(env.get("FAST"))
-    return {"bisect": not (fast or _off(env.get("BISECT"))),
-            "warnings": not (fast or _off(env.get("WARNINGS"))),
-            "debug": not (fast or _off(env.get("DEBUG"))),
+    fast = switched_on(env.get("FAST"))
+    return {"bisect": not (fast or switched_off(env.get("BISECT"))),
+            "warnings": not (fast or switched_off(env.get("WARNINGS"))),
+            "debug": not (fast or switched_off(env.get("DEBUG"))),
             "sparse": env.get("SPARSE") or None}
 
 
@@ -252,8 +115,11 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
                                  message=str(e), variant=variant.name, target=tname))
                 continue
             try:
-                target_records += boot_and_run(layout, variant, image, tests, arch_runs,
-                                               timeout)
+                session = run_stage.boot_variant(layout, variant, image, tests, arch_runs,
+                                                 timeout)
+                target_records += session.records
+                tally.boots.append(dict(variant=variant.name,
+                                        **session.recorded(layout.repo)))
             except WorkbenchError as e:
                 target_records.append(Record(stage="boot", name="boot", status="fail",
                                              message=str(e), variant=variant.name,

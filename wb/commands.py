@@ -81,7 +81,7 @@ def cmd_check(layout, args):
     setup.ensure({get_target(t).arch for t in targets}, layout=layout)
     tally = check.run_check(layout, args.jobs, targets=targets, unit=not args.no_unit,
                             ksrc=ksrc())
-    results.save(layout, "check", tally.records)
+    results.save(layout, "check", tally.records, {"boots": tally.boots})
     return check.report(tally)
 cmd_check = option("--targets", default=os.environ.get("TARGETS"),
                    help="comma-separated targets (default: arm64-4k,riscv64)")(cmd_check)
@@ -125,18 +125,18 @@ def _load_results(paths):
 
 def cmd_report(layout, args):
     """Print a results directory's table; with two or more, merge them into one."""
-    from . import bench, report
+    from . import goals, publish, report, tables
     paths = args.results or [_latest(layout, "bench")]
     docs = _load_results(paths)
     if len(docs) == 1:
-        print(report.table(docs[0]["records"]))
-        if report.goals_summary(docs[0]["records"]):
-            print(report.goals_summary(docs[0]["records"]))
+        print(tables.table(docs[0]["records"]))
+        if goals.goals_summary(docs[0]["records"]):
+            print(goals.goals_summary(docs[0]["records"]))
         return 0
     doc = report.merge(docs)
-    out = bench.publish(layout, doc, "merged-" + "-vs-".join(
+    out = publish.publish(layout, doc, "merged-" + "-vs-".join(
         os.path.basename(os.path.normpath(p)) for p in paths))
-    print(report.table(doc["records"]))
+    print(tables.table(doc["records"]))
     print(f"merged report: {os.path.relpath(out)}/report.md")
     return 0
 cmd_report = option("results", nargs="*",
@@ -147,10 +147,10 @@ cmd_report = option("results", nargs="*",
 
 def cmd_agree(layout, args):
     """Whether a fresh bench reproduces a committed one, figure by figure."""
-    from . import report
+    from . import goals
     docs = _load_results(args.results)
     names = [os.path.basename(os.path.normpath(p)).split("-", 2)[-1] for p in args.results]
-    print(report.agreement_table(docs[0]["records"], docs[1]["records"], *names))
+    print(goals.agreement_table(docs[0]["records"], docs[1]["records"], *names))
     return 0
 
 
@@ -178,8 +178,9 @@ COMMANDS.update({"bench": cmd_bench, "report": cmd_report})
 
 def cmd_run(layout, args):
     """Boot one variant with a named plan and print each test's figures."""
-    from . import build, check, plans, setup
+    from . import build, plans, run, setup
     from .errors import WorkbenchError
+    from .known import apply_known_failures
     if args.plan not in plans.PLANS:
         raise WorkbenchError(f"unknown plan '{args.plan}'; known: {', '.join(plans.PLANS)}")
     variant = build.parse_variant(args.variant)
@@ -198,9 +199,10 @@ def cmd_run(layout, args):
         runs = [r for r in runs if any(fnmatch.fnmatch(r.name, g) for g in args.only.split(","))]
         if not runs:
             raise WorkbenchError(f"ONLY={args.only} matches no run of plan '{args.plan}'")
-    records = check.boot_and_run(layout, variant, image, tests, runs,
-                                 cmdline=tuple(args.cmdline.split()), mem=args.mem)
-    check.apply_known_failures(layout, records)
+    session = run.boot_variant(layout, variant, image, tests, runs,
+                               cmdline=tuple(args.cmdline.split()), mem=args.mem)
+    records = session.records
+    apply_known_failures(layout, records)
     for r in records:
         vals = {k: (v[0] if len(v) == 1 else v) for k, v in r.values.items()}
         print(f"{r.status:<5} {r.name}: {vals}" + (f"\n{r.message}" if r.message else ""))

@@ -21,13 +21,6 @@ class Ktap:
     results: list = field(default_factory=list)
     started: bool = False
 
-    @property
-    def missing(self):
-        """Planned tests that never reported: a guest that died mid-plan."""
-        if self.planned is None:
-            return 0
-        return max(0, self.planned - len(self.results))
-
 
 def parse(console):
     """Results with the diagnostics that preceded each, from a console log.
@@ -69,19 +62,40 @@ FIGURES = (
     ("clear_dirty_log_s", re.compile(r"Iteration \d+ clear dirty log time: (\d+\.\d+)s")),
     ("disable_dirty_log_s", re.compile(r"Disabling dirty logging time: (\d+\.\d+)s")),
 )
-KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*): (-?\d+(?:\.\d+)?)$")
+KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*): (\S+)$")
+NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
+GUEST_MODE = "Testing guest mode: "
 
 
 def figures(diag):
-    """{key: [values]} from a test's diagnostics: known selftest lines, plus any
-    stable 'key: number' line, which is how new tests report figures."""
+    """{key: [values]} from a test's diagnostics: the one parser of what a
+    test prints.  Known selftest lines (FIGURES), and any 'key: value' line,
+    which is how new tests report figures: a number is one more sample, a
+    word (backing_src: anonymous_thp) is noted once, as guest_mode is.
+
+    Only the first guest mode counts: a test of several modes prints the same
+    figures again for each, and those are not samples of the same thing.
+    memstress names the mode for every VM it creates, so the same mode
+    again is the next repetition, not another mode.
+    """
     found = {}
     for line in diag:
+        if line.startswith(GUEST_MODE):
+            mode = line[len(GUEST_MODE):].strip()
+            if found.setdefault("guest_mode", [mode]) != [mode]:
+                break
+            continue
         for key, rx in FIGURES:
             m = rx.search(line)
             if m:
                 found.setdefault(key, []).append(float(m.group(1)))
         m = KEY_VALUE.match(line)
-        if m:
-            found.setdefault(m.group(1), []).append(float(m.group(2)))
+        if not m:
+            continue
+        key, value = m.groups()
+        if NUMBER.match(value):
+            found.setdefault(key, []).append(int(value) if value.lstrip("-").isdigit()
+                                             else float(value))
+        else:
+            found.setdefault(key, [value])
     return found

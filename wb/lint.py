@@ -10,10 +10,9 @@ import os
 import re
 
 from .results import Record
+from .tree import read_series
 from .util import read_table, run
 
-PREFIXES = ("KVM: arm64:", "RISC-V: KVM:", "KVM: selftests:", "KVM: riscv: selftests:",
-            "KVM: arm64: selftests:")
 MAX_SUBJECT = 75
 MIN_BODY_WORDS = 20
 NEUTRAL_FROM = "From: eager-split workbench <workbench@invalid>"
@@ -42,11 +41,16 @@ def parse(path):
     return subject, sender.group(0) if sender else "", body
 
 
-def format_problems(path):
+def prefixes(layout):
+    """The subject prefixes series/SERIES gives its series."""
+    return tuple(p for _, series_prefixes in read_series(layout) for p in series_prefixes)
+
+
+def format_problems(path, allowed_prefixes):
     subject, sender, body = parse(path)
     problems = []
-    if not subject.startswith(PREFIXES):
-        problems.append(f"subject prefix is not one of: {', '.join(PREFIXES)}")
+    if not subject.startswith(tuple(allowed_prefixes)):
+        problems.append(f"subject prefix is not one of: {', '.join(allowed_prefixes)}")
     if len(subject) >= MAX_SUBJECT:
         problems.append(f"subject is {len(subject)} characters; keep it under {MAX_SUBJECT}")
     words = len(re.findall(r"\w+", re.sub(r"^\S+:.*$", "", body, flags=re.M)))
@@ -68,6 +72,7 @@ def lint(layout, tally):
     """One checkpatch and one format verdict per patch in series/."""
     checkpatch = os.path.join(layout.tree("patched"), "scripts", "checkpatch.pl")
     ignore = ",".join(allowed_types(layout))
+    allowed_prefixes = prefixes(layout)
     for path in patches(layout):
         name = os.path.relpath(path, layout.series)
         rc, out = run(["perl", checkpatch, "--strict", "--no-tree", "--quiet",
@@ -76,7 +81,7 @@ def lint(layout, tally):
         tally.add(Record(stage="lint", name=f"checkpatch {name}",
                          status="pass" if rc == 0 else "fail",
                          message=f"{name}: checkpatch --strict:\n{out.strip()}" if rc else ""))
-        problems = format_problems(path)
+        problems = format_problems(path, allowed_prefixes)
         tally.add(Record(stage="lint", name=f"format {name}",
                          status="fail" if problems else "pass",
                          message=f"{name}: " + "; ".join(problems) if problems else ""))

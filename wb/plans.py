@@ -98,10 +98,9 @@ def argv(run, target):
     512M), {size-half-pmd}, half a block less, and {slots}, how many
     memslots of whole blocks it splits into (4; 2 at 64K), and
     {min-clear}, the smallest CLEAR chunk (64 pages); and {eager}, which asks for eager splitting in PMD-sized chunks
-    where that has to be asked for (arm64).
+    where that has to be asked for (the arch's eager arguments).
     """
     pmd = f"{target.hugepages_kb[0] // 1024}M"
-    eager = ("-E", pmd) if target.arch.name == "arm64" else ()
     pmd_bytes = target.hugepages_kb[0] << 10
     fill = {"{pmd}": pmd, "{hugetlb}": pmd_hugetlb(target),
             "{size}": size_arg(target.split_bytes),
@@ -111,13 +110,11 @@ def argv(run, target):
     if not run.argv:
         return ()
     out = []
-    for a in run.argv:
-        if a == "{eager}":
-            out += eager
-            continue
-        for key, value in fill.items():
-            a = a.replace(key, value)
-        out.append(a)
+    for given in run.argv:
+        for a in (target.arch.eager if given == "{eager}" else (given,)):
+            for key, value in fill.items():
+                a = a.replace(key, value)
+            out.append(a)
     if run.takes_mode and target.guest_mode:
         out += ["-m", target.guest_mode]
     return tuple(out)
@@ -167,7 +164,7 @@ def render(runs, target, bindir="/bin", manage_memory=True):
         lines += list(r.before) + _profile_on(r)
         if r.argv:
             lines.append(f"run {r.name} {r.timeout} {bindir}/{' '.join(argv(r, target))}")
-        lines += _profile_off(r) + list(r.after)
+        lines += _profile_off(r, target.arch.smp) + list(r.after)
         if sizes != following:
             lines += [f"hugepages {kb} 0" for kb, _ in sizes]
         held = sizes if sizes == following else ()
@@ -175,7 +172,7 @@ def render(runs, target, bindir="/bin", manage_memory=True):
 
 
 TRACING = "/sys/kernel/tracing"
-PROFILE_CPUS = 2        # the guest's -smp: one trace_stat file per CPU
+PROFILE_CPUS = 2        # the default -smp (Arch.smp): one trace_stat file per CPU
 
 
 def _profile_on(run):
@@ -186,12 +183,12 @@ def _profile_on(run):
             + [f"set {TRACING}/function_profile_enabled 1"])
 
 
-def _profile_off(run):
+def _profile_off(run, cpus=PROFILE_CPUS):
     if not run.profile:
         return []
     return ([f"set {TRACING}/function_profile_enabled 0"]
             + [f"cat {run.name}.calls{cpu} {TRACING}/trace_stat/function{cpu}"
-               for cpu in range(PROFILE_CPUS)])
+               for cpu in range(cpus)])
 
 
 def binaries(runs):
@@ -498,6 +495,15 @@ def size_arg(nbytes):
         if nbytes and nbytes % (1 << shift) == 0:
             return f"{nbytes >> shift}{unit}"
     return str(nbytes)
+
+
+def parse_size(text):
+    """Bytes from a size as size_arg writes it or a person types it (512M,
+    1G, 65536, 2mb), else None."""
+    m = re.fullmatch(r"(\d+)([kKmMgGtT]?)[bB]?", str(text).strip())
+    if not m:
+        return None
+    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
 
 
 def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),

@@ -31,6 +31,7 @@ class Tally:
 
     def __init__(self):
         self.records = []
+        self.boots = []         # {variant, command, plan} of every boot, as it ran
 
     def add(self, record):
         self.records.append(record)

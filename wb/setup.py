@@ -61,8 +61,8 @@ def missing(arches=None):
     pkgs = {pkg for cmd, pkg in required(arches).items() if not shutil.which(cmd)}
     pkgs |= {pkg for path, pkg in HEADERS.items() if not os.path.exists(path)}
     for arch in (arches or ARCHES.values()):
-        if not arch.cross_compile:
-            continue            # native: HEADERS has the host's libc
+        if arch.native:
+            continue            # HEADERS has the host's libc
         libc = f"/usr/{arch.cross_compile.rstrip('-')}/lib/libc.a"
         if not os.path.exists(libc):
             pkgs.add(arch.libc_package)

@@ -12,6 +12,16 @@ from .errors import WorkbenchError
 _T0 = time.monotonic()
 
 
+def switched_off(value):
+    """A make variable set to a word that means off: 0, no, n, off, false."""
+    return (value or "").strip().lower() in ("0", "no", "n", "off", "false")
+
+
+def switched_on(value):
+    """A make variable that is set, and not to a word that means off."""
+    return bool((value or "").strip()) and not switched_off(value)
+
+
 def elapsed():
     s = int(time.monotonic() - _T0)
     return f"{s // 60:d}:{s % 60:02d}"
