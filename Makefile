@@ -43,6 +43,7 @@ help:
 	@echo "                    TARGETS= KERNELS= BACKINGS= PATHS= CELLS=target/backing/path"
 	@echo "                    SIZE= (per vCPU) VCPUS= REPS= (per boot) BOOTS= (per kernel)"
 	@echo "                    CHUNK= (arm64 eager-split chunk; default the PMD block)"
+	@echo "                    STALL=1 (vCPUs write during the split: longest vCPU stall)"
 	@echo "                    ICOUNT=N (QEMU -icount shift=N) COUNTS=1 (+trace call counts)"
 	@echo "                    LABEL= DRY=1 (print the matrix and its time, run nothing)"
 	@echo "                    TARGET=host: natively on the running kernel (LABEL=base, then"

@@ -98,23 +98,40 @@ ok 4 hugepages:1048576kB=0
 # run split.anonymous_thp.enable: /bin/dirty_log_split_test (pid 44)
 # TAP version 13
 # 1..4
+# # guest_mode: PA-bits:56,  VA-bits:48,  4K pages
+# # backing_src: anonymous_thp
+# # backing_page_size: 2097152
+# # vcpus: 1
+# # eager_split: yes
+# # stall_sample_us: 100
+# # rep: enable 1/2
 # Testing guest mode: PA-bits:56,  VA-bits:48,  4K pages
-# backing_src: anonymous_thp
-# backing_page_size: 2097152
-# vcpus: 1
-# eager_page_split: absent
-# enable_s: 0.001358500
-# enable_dirty_pass_s: 1.063185600
+# # host_thp_bytes: 1073741824
+# # huge_bytes_before: 1073741824
+# # huge_bytes_after: 0
+# # enable_s: 0.001358500
+# # enable_stall_max_ms: 12.500
+# # enable_lost_pct: 40.0
+# # enable_dirty_pass_s: 1.063185600
+# # rep: enable 2/2
 # Testing guest mode: PA-bits:56,  VA-bits:48,  4K pages
-# enable_s: 0.001400000
-# enable_dirty_pass_s: 1.050000000
-# enable_min_s: 0.001358500
-# ok 1 enable: 2 repetitions, every written page dirty
+# # host_thp_bytes: 1073741824
+# # enable_s: 0.001400000
+# # enable_stall_max_ms: 10.000
+# # enable_lost_pct: 38.5
+# # enable_dirty_pass_s: 1.050000000
+# # summary_enable_s: min 0.001358500 median 0.001379250 max 0.001400000
+# # summary_enable_stall_max_ms: min 10.000000000 median 11.250000000 max 12.500000000
+# ok 1 PA-bits:56,  VA-bits:48,  4K pages enable: huge before, split after
+# ok 2 PA-bits:56,  VA-bits:48,  4K pages enable: 2 repetitions, dirty log exact
+# # guest_mode: PA-bits:56,  VA-bits:39,  4K pages
+# # backing_src: anonymous_thp
+# # rep: enable 1/1
 # Testing guest mode: PA-bits:56,  VA-bits:39,  4K pages
-# backing_src: anonymous_thp
-# enable_s: 0.000608200
-# enable_dirty_pass_s: 1.050869200
-# ok 3 enable: 2 repetitions, every written page dirty
+# # enable_s: 0.000608200
+# # enable_dirty_pass_s: 1.050869200
+# ok 3 PA-bits:56,  VA-bits:39,  4K pages enable: huge before, split after
+# ok 4 PA-bits:56,  VA-bits:39,  4K pages enable: 1 repetitions, dirty log exact
 # duration: split.anonymous_thp.enable 5.000 s
 ok 5 split.anonymous_thp.enable
 ok 6 dmesg
@@ -131,12 +148,20 @@ class ParseTest(unittest.TestCase):
         self.assertEqual(got["enable_dirty_pass_s"], [1.0631856, 1.05])
         self.assertEqual(got["guest_mode"], ["PA-bits:56,  VA-bits:48,  4K pages"])
         self.assertEqual(got["backing_page_size"], [2097152])
-        self.assertEqual(got["eager_page_split"], ["absent"])
-        # The bench keeps the samples, not the selftest's summary of them.
+        self.assertEqual(got["eager_split"], ["yes"])
+        self.assertEqual(got["enable_stall_max_ms"], [12.5, 10.0])
+        self.assertEqual(got["host_thp_bytes"], [1073741824, 1073741824])
+        self.assertFalse([k for k in got if k.startswith("summary_") or k == "rep"], got)
+        # The bench keeps the samples (the stall in seconds), not the
+        # selftest's summaries of them nor its per-VM checks.
         kept = bench.split_values(dict(got, vcpus=[1, 1]))
-        self.assertNotIn("enable_min_s", kept)
         self.assertEqual(kept["vcpus"], [1])
+        self.assertEqual(kept["stall_sample_us"], [100])
         self.assertEqual(kept["enable_s"], got["enable_s"])
+        self.assertEqual(kept["enable_stall_s"], [0.0125, 0.01])
+        self.assertEqual(kept["enable_lost_pct"], [40.0, 38.5])
+        for gone in ("enable_stall_max_ms", "host_thp_bytes", "huge_bytes_before"):
+            self.assertNotIn(gone, kept)
 
     def boot_records(self):
         from wb.ktap import parse
@@ -187,7 +212,7 @@ class MatrixTest(unittest.TestCase):
         self.assertEqual(a4k.cmdline, ("hugepagesz=1G", "hugepages=1"))
         self.assertEqual(plans.argv(a4k.runs[0], a4k.target),
                          ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G",
-                          "-v", "1", "-r", "2", "-p", "all", "-E", "2M", "-m", "6"))
+                          "-v", "1", "-r", "2", "-t", "all", "-E", "2M", "-m", "6"))
         rv = boots[6]
         self.assertIn("-m", plans.argv(rv.runs[0], rv.target))
         self.assertEqual(plans.argv(rv.runs[0], rv.target)[-2:], ("-m", "18"))
@@ -247,7 +272,7 @@ class MatrixTest(unittest.TestCase):
         b = matrix.schedule(cfg)[0][0]
         text = plans.render(b.runs, b.target)
         self.assertRegex(text, r"hugepages 1048576 1\nrun split.anonymous_hugetlb_1gb.all "
-                               r".* -p all .*\n"
+                               r".* -t all .*\n"
                                r"hugepages 1048576 0\nrun split.anonymous_thp.all")
 
     def test_counted_runs_time_one_path_each(self):
@@ -287,7 +312,7 @@ class MatrixTest(unittest.TestCase):
         self.assertEqual([b.variant_name for b in boots], ["riscv64-base", "riscv64-patched"] * 2)
         self.assertEqual([r.name for r in boots[0].runs], ["split.anonymous_thp.clear"])
         argv = plans.argv(boots[0].runs[0], boots[0].target)
-        self.assertEqual(argv[3:10], ("-b", "512M", "-v", "2", "-r", "4", "-p"))
+        self.assertEqual(argv[3:10], ("-b", "512M", "-v", "2", "-r", "4", "-t"))
         self.assertEqual(bench.qemu_extra(cfg), ("-icount", "shift=3"))
         self.assertEqual(matrix.invocation({"TARGETS": "riscv64", "ICOUNT": "3"}),
                          "make bench TARGETS=riscv64 ICOUNT=3")
@@ -334,7 +359,7 @@ class MatrixTest(unittest.TestCase):
         eta.start(boots[0], 1)
         eta.line("# run split.anonymous_thp.enable: /bin/dirty_log_split_test (pid 4)")
         now[0] = 30.0
-        eta.line("# enable_s: 0.01")
+        eta.line("# # enable_s: 0.01")
         self.assertRegex(lines[-1], r"^\[1/4\] arm64-4k-base boot 1: anonymous_thp/enable "
                                     r"rep 1/5, elapsed 0:30, ETA \d+:\d\d$")
         eta.finish(boots[0])
@@ -571,9 +596,29 @@ class QemuBenchTest(Scratch):
         thp = [l for l in table.splitlines() if "anonymous_thp" in l and " split " in l]
         self.assertEqual(len(thp), 2)
         self.assertTrue(all("0.25x" in l and "faster" in l for l in thp), table)
-        self.assertIn("rep 4/4, elapsed", out)      # -p all: 2 reps of 2 paths
+        self.assertIn("rep 4/4, elapsed", out)      # -t all: 2 reps of 2 paths
         self.assertIn("ETA", out)
         ET.parse(os.path.join(res, tables.PLOT))
+
+    def test_stall_knob_times_the_longest_vcpu_stall(self):
+        self.faster_patched_kernel("split=0.25")
+        rc, out = self.bench(TARGETS="fake", BACKINGS="thp", PATHS="enable", REPS="2",
+                             BOOTS="1", STALL="1")
+        self.assertEqual(rc, 0, out)
+        doc = report.load(self.results()[0])
+        self.assertIn("STALL=1", doc["invocation"])
+        runs = [r for r in doc["records"] if r["name"].startswith("split.")]
+        self.assertTrue(all("-l" in r["params"] for r in runs), runs)
+        # The selftest prints milliseconds; the bench keeps seconds.
+        for r in runs:
+            self.assertEqual(len(r["values"]["enable_stall_s"]), 2, r)
+            self.assertTrue(all(0 < s < 1 for s in r["values"]["enable_stall_s"]), r)
+            self.assertEqual(r["values"]["enable_lost_pct"], [50.0, 50.0])
+            self.assertNotIn("enable_stall_max_ms", r["values"])
+        stall = [l for l in read(self.results()[0], "report.txt").splitlines()
+                 if "longest vCPU stall" in l]
+        self.assertEqual(len(stall), 1)
+        self.assertIn("0.25x", stall[0])
 
     def test_counts_come_from_trace_kernels(self):
         self.faster_patched_kernel("calls=64")

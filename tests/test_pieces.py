@@ -58,6 +58,13 @@ class KtapTest(unittest.TestCase):
         self.assertIn("planned, but never reported", by["perf"].message)
         self.assertIn("QEMU exited before the guest finished", by["boot"].message)
 
+    def test_stage2_dumps_old_and_new(self):
+        from wb.results import stage2_dumps
+        k = ktap.parse("KTAP version 1\n1..2\n# stage2 enable: ---[ 0x0 ]---\nok 1 a\n"
+                       "# # stage2 enable: ---[ 0x0 ]---\n# # enable_s: 0.1\nok 2 b\n")
+        self.assertEqual(stage2_dumps(k), {"a": ["stage2 enable: ---[ 0x0 ]---"],
+                                           "b": ["stage2 enable: ---[ 0x0 ]---"]})
+
     def test_kernel_lines_before_ktap_are_not_diagnostics(self):
         k = ktap.parse("# not a diag\nKTAP version 1\n1..1\nok 1 a\n")
         self.assertEqual(k.results[0].diag, [])
@@ -121,7 +128,30 @@ class PlanTest(unittest.TestCase):
         self.assertEqual(plans.argv(run, TARGETS["arm64-16k"])[-4:], ("-E", "32M", "-m", "7"))
         self.assertNotIn("-E", plans.argv(run, TARGETS["riscv64"]))
         self.assertNotIn("{eager}", plans.argv(run, TARGETS["riscv64"]))
-        self.assertIn("512M", plans.argv(plans.CHECK[-1], TARGETS["arm64-64k"]))
+        self.assertIn("anonymous_hugetlb_512mb",
+                      plans.argv(plans.GRANULE_CHECK[1], TARGETS["arm64-64k"]))
+
+    def test_selftests_get_the_options_they_take(self):
+        # dirty_log_test has no -E; dirty_log_split_test picks its operation
+        # with -t, its CLEAR chunk with -C and its memory's address with -p.
+        for name, runs in plans.PLANS.items():
+            for r in runs:
+                if r.binary == "dirty_log_test":
+                    self.assertNotIn("-E", r.argv, (name, r.name))
+                if r.binary == "dirty_log_split_test":
+                    self.assertFalse({"-c", "-o"} & set(r.argv), (name, r.name))
+                    if "-p" in r.argv:
+                        gpa = r.argv[r.argv.index("-p") + 1]
+                        self.assertRegex(gpa, r"^(0x[0-9a-f]+|\{gpa-4g-pmd\})$", r.name)
+        unaligned = [r for r in plans.STAGE2_DUMPS if r.name == "dump.thp.unaligned.enable"]
+        for target, gpa in (("arm64-4k", "0x100200000"), ("arm64-64k", "0x120000000")):
+            argv = plans.argv(unaligned[0], TARGETS[target])
+            self.assertEqual(argv[argv.index("-p") + 1], gpa)
+        sv39 = [r for r in plans.RISCV_MODES if r.name == "sv39x4.split.thp.clear_256K"]
+        self.assertEqual(plans.argv(sv39[0], TARGETS["riscv64"])[-4:],
+                         ("-m", "25", "-p", "0x8000000000"))
+        self.assertEqual(plans.split_run("anonymous_thp", "all", 1 << 28, 1, 2, stall=True)
+                         .argv[-1], "-l")
 
     def test_fake_target_takes_no_mode(self):
         self.assertNotIn(" -m ", plans.render(plans.CHECK, FAKE_TARGET))

@@ -39,7 +39,8 @@ class Eta:
     The ETA scales what is left of the cost model's estimate by how fast the
     estimate has been paid off so far.
     """
-    FIGURE = re.compile(r"^# (enable|clear)_s: ")
+    # The selftest's own KTAP diagnostics, passed through by the guest init.
+    FIGURE = re.compile(r"^# # (enable|clear)_s: ")
     RUN = re.compile(r"^# run (\S+): ")
 
     def __init__(self, boots, out=progress, clock=time.monotonic):
@@ -88,18 +89,30 @@ class Eta:
 # --- figures out of a run's output ------------------------------------------
 
 # What dirty_log_split_test says about a run, beside its samples: kept once.
-META = ("backing_src", "backing_page_size", "eager_page_split", "eager_split_chunk_size",
-        "vcpus", "vcpu_memory_bytes", "slots", "repetitions", "clear_chunk_bytes",
-        "host_thp_kb", "guest_mode")
+META = ("backing_src", "backing_page_size", "host_page_size", "eager_split",
+        "eager_split_chunk_size", "vcpus", "vcpu_memory_bytes", "slots", "repetitions",
+        "clear_chunk_bytes", "stall_sample_us", "guest_mode")
 KEPT = ("duration_s", "pid", "boot")
+# With -l, per repetition: the longest vCPU stall, printed in ms and kept in
+# seconds as <path>_stall_s beside the other times, and the share of the
+# vCPUs' writes lost during the operation, <path>_lost_pct.
+STALL_MS = re.compile(r"^(enable|clear)_stall_max_ms$")
+LOST_PCT = re.compile(r"^(enable|clear)_lost_pct$")
 
 
 def split_values(values):
     """The values of a split run's record (ktap.figures) the bench keeps: the
     samples of each repetition, the run's metadata, its call counts; not the
-    summary lines (enable_median_s) the selftest adds."""
-    out = {k: v for k, v in values.items()
-           if k.startswith("calls:") or k in KEPT or tables.SPLIT_FIGURE.match(k)}
+    per-VM checks (huge_bytes_before, host_thp_bytes) nor anything else the
+    selftest prints."""
+    out = {}
+    for k, v in values.items():
+        stall = STALL_MS.match(k)
+        if stall:
+            out[f"{stall.group(1)}_stall_s"] = [ms / 1e3 for ms in v]
+        elif (k.startswith("calls:") or k in KEPT or tables.SPLIT_FIGURE.match(k)
+              or LOST_PCT.match(k)):
+            out[k] = v
     out.update({k: v[:1] for k, v in values.items() if k in META})
     return out
 
@@ -107,8 +120,8 @@ def split_values(values):
 def finish_boot(records, ktap, b):
     """The records of one boot (run.make_records), ready for the bench: split
     runs carry their samples (first guest mode only) and the boot's round;
-    runs whose hugepages could not be reserved become skips; figures the
-    generic parser collected from summary lines are dropped."""
+    runs whose hugepages could not be reserved become skips; what else the
+    generic parser collected is dropped (split_values)."""
     run_names = {r.name for r in b.runs}
     unreserved, why = {}, {}
     for t in ktap.results:

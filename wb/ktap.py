@@ -62,16 +62,22 @@ FIGURES = (
     ("clear_dirty_log_s", re.compile(r"Iteration \d+ clear dirty log time: (\d+\.\d+)s")),
     ("disable_dirty_log_s", re.compile(r"Disabling dirty logging time: (\d+\.\d+)s")),
 )
-KEY_VALUE = re.compile(r"^([a-z][a-z0-9_]*): (\S+)$")
+# A test that prints KTAP itself (dirty_log_split_test) prints its figures
+# as KTAP diagnostics, "# key: value".
+KEY_VALUE = re.compile(r"^(?:# )?([a-z][a-z0-9_]*): (\S+)$")
 NUMBER = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
-GUEST_MODE = "Testing guest mode: "
+# memstress's line for every VM it creates, and dirty_log_split_test's
+# for every mode it tests.
+GUEST_MODE = ("Testing guest mode: ", "# guest_mode: ")
 
 
 def figures(diag):
     """{key: [values]} from a test's diagnostics: the one parser of what a
-    test prints.  Known selftest lines (FIGURES), and any 'key: value' line,
-    which is how new tests report figures: a number is one more sample, a
-    word (backing_src: anonymous_thp) is noted once, as guest_mode is.
+    test prints.  Known selftest lines (FIGURES), and any 'key: value' or
+    '# key: value' line, which is how new tests report figures: a number is
+    one more sample, a word (backing_src: anonymous_thp) is noted once, as
+    guest_mode is.  Lines whose value has spaces (the selftest's summaries,
+    '# summary_enable_s: min ... median ... max ...') are no samples.
 
     Only the first guest mode counts: a test of several modes prints the same
     figures again for each, and those are not samples of the same thing.
@@ -80,8 +86,9 @@ def figures(diag):
     """
     found = {}
     for line in diag:
-        if line.startswith(GUEST_MODE):
-            mode = line[len(GUEST_MODE):].strip()
+        named = next((p for p in GUEST_MODE if line.startswith(p)), None)
+        if named:
+            mode = line[len(named):].strip()
             if found.setdefault("guest_mode", [mode]) != [mode]:
                 break
             continue

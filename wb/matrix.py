@@ -42,12 +42,15 @@ BOOT_TIME_KB = 524288
 # The rough cost model behind the up-front estimate and the ETA: per guest
 # page, per boot and per process by arch and target (wb/arches.py), and per
 # VM.  A process's start-up is why one process runs every path of a backing
-# ("-p all") rather than one per backing and path.
+# ("-t all") rather than one per backing and path.
 VM_SECONDS = 0.6
+# With STALL=1 (-l) a repetition also measures the vCPUs' rate for 100 ms
+# before the operation and waits up to 1 s after it for a stall to end.
+STALL_SECONDS = 1.1
 HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 # Knobs read from the environment (make bench VAR=...), in the order shown.
 KNOBS = ("TARGET", "TARGETS", "KERNELS", "BACKINGS", "PATHS", "CELLS", "SIZE", "VCPUS",
-         "REPS", "BOOTS", "CHUNK", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
+         "REPS", "BOOTS", "CHUNK", "STALL", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Config:
     reps: int = 2                   # -r: repetitions inside one run
     boots: int = 3                  # boots per kernel, interleaved
     chunk: int = None               # arm64 eager-split chunk; None: the PMD block
+    stall: bool = False             # -l: vCPUs write during the timed ioctl; longest stall
     icount: str = ""                # QEMU -icount shift=...
     counts: tuple = ()              # functions to count; needs +trace kernels
     label: str = "bench"
@@ -155,6 +159,8 @@ def config_from_env(env):
                   boots=_int(env, "BOOTS", cfg.boots))
     if env.get("CHUNK"):
         cfg = replace(cfg, chunk=parse_size(env["CHUNK"]))
+    if switch_on(env, "STALL"):
+        cfg = replace(cfg, stall=True)
     if env.get("ICOUNT"):
         if host:
             raise WorkbenchError("ICOUNT is a QEMU option; TARGET=host runs no QEMU")
@@ -343,7 +349,7 @@ def runs_for(cfg, target, chosen):
     """([Run], {run name: seconds per rep and path}, {run name: reps}) for a
     target's cells.
 
-    One run per backing times every chosen path ("-p all" for both), so
+    One run per backing times every chosen path ("-t all" for both), so
     each process start is paid once per backing.  Backings whose hugepages
     are reserved at boot run first and together, so that their pages go
     back to the guest before the other runs.
@@ -361,14 +367,15 @@ def runs_for(cfg, target, chosen):
         backing = key[0]
         vcpu_bytes, pages, kb = cell_bytes(cfg, target, backing)
         margin = 12 if kb and kb < BOOT_TIME_KB else 0
-        seconds = rep_seconds(target, backing, vcpu_bytes, cfg.vcpus)
+        seconds = rep_seconds(target, backing, vcpu_bytes, cfg.vcpus) + (
+            STALL_SECONDS if cfg.stall else 0)
         chunk = cfg.chunk if cfg.chunk and target.arch.eager else None
         path = "all" if len(paths[key]) > 1 else paths[key][0]
         n = cfg.reps * len(paths[key])
         run = plans.split_run(backing, path, vcpu_bytes, cfg.vcpus, cfg.reps,
                               timeout=int(120 + startup + 4 * scale * n * seconds),
                               hugepages=((kb, pages + margin),) if kb else (),
-                              profile=profile, chunk=chunk)
+                              profile=profile, chunk=chunk, stall=cfg.stall)
         out.append(run)
         per_rep[run.name], reps[run.name] = seconds, n
     return out, per_rep, reps
@@ -431,7 +438,7 @@ def describe_schedule(cfg, boots, skipped):
                          f"QEMU -m {tb[0].mem}")
     for cell, reason in skipped:
         lines.append(f"skip {cell.name}: {reason}")
-    # A run times one path, or both ("-p all"): count cells, not runs.
+    # A run times one path, or both ("-t all"): count cells, not runs.
     def n_paths(b, r):
         return b.run_reps.get(r.name, b.reps) // max(1, b.reps)
 

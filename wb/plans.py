@@ -52,12 +52,9 @@ CHECK = (
     # Every page written after an eager split must be reported dirty.
     Run("dirty_log_split_test.thp",
         ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "128M", "-r", "1")),
-    # arm64 splits only when asked to: the same with eager splitting on.
-    Run("dirty_log_test.thp.eager", ("dirty_log_test", "-s", "anonymous_thp", "-E", "{pmd}"),
-        arches=("arm64",)),
-    Run("dirty_log_test.hugetlb_2mb.eager",
-        ("dirty_log_test", "-s", "anonymous_hugetlb_2mb", "-E", "{pmd}"),
-        hugepages=((2048, DIRTY_LOG_TEST_2M_PAGES),), arches=("arm64",)),
+    # arm64 splits only when asked to; dirty_log_split_test asks itself (its
+    # -E defaults to the largest block a backing page fills), so the run
+    # above covers eager splitting there too.
 )
 
 # `make check` on the patched kernel built with the +debug overlay (lockdep,
@@ -95,7 +92,8 @@ def argv(run, target):
     (2M at 4K, 32M at 16K, 512M at 64K: smaller hugetlb pages of 16K and
     64K kernels are contiguous PTEs, which the stage-2 maps with pages);
     {size}, the target's memslot size for a split (a 64K THP block is
-    512M), {size-half-pmd}, half a block less, and {slots}, how many
+    512M), {size-half-pmd}, half a block less, {gpa-4g-pmd}, the
+    guest-physical address one block past 4G, and {slots}, how many
     memslots of whole blocks it splits into (4; 2 at 64K), and
     {min-clear}, the smallest CLEAR chunk (64 pages); and {eager}, which asks for eager splitting in PMD-sized chunks
     where that has to be asked for (the arch's eager arguments).
@@ -105,6 +103,7 @@ def argv(run, target):
     fill = {"{pmd}": pmd, "{hugetlb}": pmd_hugetlb(target),
             "{size}": size_arg(target.split_bytes),
             "{size-half-pmd}": size_arg(target.split_bytes - pmd_bytes // 2),
+            "{gpa-4g-pmd}": hex((4 << 30) + pmd_bytes),
             "{slots}": str(min(4, target.split_bytes // pmd_bytes)),
             "{min-clear}": size_arg(64 * target.page_kb << 10)}
     if not run.argv:
@@ -200,7 +199,7 @@ def _split_counts(profile, arches=()):
     target's split size (256M; 1G at 64K, where a THP block is 512M)."""
     return tuple(
         Run(f"counts.{name}.{path}",
-            ("dirty_log_split_test", "-s", backing, "-b", "{size}", "-r", "1", "-p", path),
+            ("dirty_log_split_test", "-s", backing, "-b", "{size}", "-r", "1", "-t", path),
             hugepages=hp, profile=profile, arches=arches)
         for name, backing, hp in (("anonymous", "anonymous", ()),
                                   ("anonymous_thp", "anonymous_thp", ()),
@@ -244,7 +243,7 @@ def _eager_off(run):
 
 _RISCV_SPLIT = tuple(
     Run(f"dirty_log_split_test.{backing}.clear_{chunk}",
-        ("dirty_log_split_test", "-s", backing, "-b", "64M", "-r", "2", "-c", chunk),
+        ("dirty_log_split_test", "-s", backing, "-b", "64M", "-r", "2", "-C", chunk),
         hugepages=hp, arches=("riscv64",))
     for backing, hp in (("anonymous_thp", ()), ("anonymous_hugetlb_2mb", ((2048, 40),)))
     for chunk in ("256K", "2M", "4M"))
@@ -264,7 +263,7 @@ RISCV_EAGER = (_RISCV_SPLIT + _RISCV_DIRTY_LOG
 RISCV_1G = tuple(
     Run(f"dirty_log_split_test.hugetlb_1gb.clear_{chunk}",
         ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
-         "-c", chunk), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
+         "-C", chunk), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
         arches=("riscv64",))
     for chunk in ("256K", "4M"))
 
@@ -277,30 +276,29 @@ RISCV_1G = tuple(
 # Sv48x4) takes a guest page fault whatever the g-stage maps, and the guest
 # faults forever (fixed in QEMU 8.1, "target/riscv: Fix Guest Physical
 # Address Translation").  The selftests put their memory at the top of the
-# address space, so these runs move it into the lower half: -o (memstress's
-# offset down from the top) and dirty_log_test's -p (its base).
+# address space, so these runs move it into the lower half with -p, the
+# memory's guest-physical base.
 RISCV_GSTAGE_MODES = {"sv39x4": "25", "sv48x4": "21", "sv57x4": "18"}   # -m
-# (-o, -p); the 56-bit guest mode of Sv57x4 keeps to its lower half anyway.
-_LOWER_HALF = {"sv39x4": ("1T", 1 << 39), "sv48x4": ("512T", 1 << 48)}
+# -p; the 56-bit guest mode of Sv57x4 keeps to its lower half anyway.
+_LOWER_HALF = {"sv39x4": 1 << 39, "sv48x4": 1 << 48}
 
 
-def _mode_args(mode, test):
+def _mode_args(mode):
     args = ("-m", RISCV_GSTAGE_MODES[mode])
     if mode not in _LOWER_HALF:
         return args
-    offset, base = _LOWER_HALF[mode]
-    return args + (("-p", hex(base)) if test == "dirty_log_test" else ("-o", offset))
+    return args + ("-p", hex(_LOWER_HALF[mode]))
 
 
 RISCV_MODES = tuple(
-    Run(f"{mode}.{name}", argv + _mode_args(mode, argv[0]), hugepages=hp,
+    Run(f"{mode}.{name}", argv + _mode_args(mode), hugepages=hp,
         arches=("riscv64",), takes_mode=False)
     for mode in RISCV_GSTAGE_MODES
     for name, argv, hp in (
         ("split.thp.clear_256K", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "64M",
-                                  "-r", "1", "-c", "256K"), ()),
+                                  "-r", "1", "-C", "256K"), ()),
         ("split.hugetlb_2mb.clear_4M", ("dirty_log_split_test", "-s", "anonymous_hugetlb_2mb",
-                                        "-b", "64M", "-r", "1", "-c", "4M"), ((2048, 40),)),
+                                        "-b", "64M", "-r", "1", "-C", "4M"), ((2048, 40),)),
         ("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
          ((2048, DIRTY_LOG_TEST_2M_PAGES),)),
     ))
@@ -308,7 +306,7 @@ RISCV_MODES = tuple(
 # Does each g-stage mode work at all, with no huge mapping to split?
 RISCV_MODES_SMOKE = tuple(
     Run(f"{mode}.dirty_log_test.anonymous",
-        ("dirty_log_test", "-s", "anonymous", "-i", "4") + _mode_args(mode, "dirty_log_test"),
+        ("dirty_log_test", "-s", "anonymous", "-i", "4") + _mode_args(mode),
         timeout=120, arches=("riscv64",), takes_mode=False)
     for mode in RISCV_GSTAGE_MODES)
 
@@ -325,7 +323,7 @@ RISCV_MODES_TRACE = tuple(
 RISCV_1G_MODES = tuple(
     Run(f"{mode}.split.hugetlb_1gb.clear_{chunk}",
         ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
-         "-c", chunk) + _mode_args(mode, "dirty_log_split_test"),
+         "-C", chunk) + _mode_args(mode),
         hugepages=((1048576, 1),), arches=("riscv64",), takes_mode=False,
         profile=RISCV_SPLIT_PROFILE)
     for mode in RISCV_GSTAGE_MODES for chunk in ("256K", "4M"))
@@ -340,9 +338,9 @@ LEAK_VMS = 20
 LEAK_MAX_KB_PER_VM = 64
 LEAK_CHECK = (
     Run("leak.warmup", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M", "-r", "1",
-                        "-p", "enable"), arches=("riscv64",)),
+                        "-t", "enable"), arches=("riscv64",)),
     Run("leak.vms", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M",
-                     "-r", str(LEAK_VMS), "-p", "enable"), arches=("riscv64",), timeout=900,
+                     "-r", str(LEAK_VMS), "-t", "enable"), arches=("riscv64",), timeout=900,
         before=("pgout leak.before", "memfree memfree.before"),
         after=("pgout leak.after", "memfree memfree.after",
                f"memgrow leak.pages leak.before leak.after "
@@ -390,7 +388,7 @@ VM_TEARDOWN = tuple(Run(f"teardown.{i}", ("dirty_log_test", "-h"), arches=("arm6
 # +trace kernel (CONFIG_PTDUMP_STAGE2_DEBUGFS).
 def _dump(name, path, *args, hugepages=()):
     return Run(f"dump.{name}.{path}",
-               ("dirty_log_split_test", "-r", "1", "-p", path, "-d") + args,
+               ("dirty_log_split_test", "-r", "1", "-t", path, "-d") + args,
                hugepages=hugepages, arches=("arm64",))
 
 
@@ -404,7 +402,7 @@ STAGE2_DUMPS = tuple(
               hugepages=((PMD, "{size}"),)),
         _dump("thp.slots", path, "-s", "anonymous_thp", "-b", "{size}", "-x", "{slots}"),
         _dump("thp.unaligned", path, "-s", "anonymous_thp", "-b", "{size-half-pmd}",
-              "-o", "{pmd}"),
+              "-p", "{gpa-4g-pmd}"),
     ))
 
 # Level-1 blocks (1G at 4K): split whole when the eager-split chunk covers a
@@ -415,7 +413,7 @@ STAGE2_DUMPS = tuple(
 STAGE2_DUMPS_1G = tuple(
     Run(f"dump.hugetlb_1gb.{path}.chunk_{chunk}",
         ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
-         "-p", path, "-E", chunk, "-d"),
+         "-t", path, "-E", chunk, "-d"),
         hugepages=((1048576, 1),), arches=("arm64",))
     for chunk in ("2M", "1G") for path in ("enable", "clear"))
 
@@ -425,34 +423,33 @@ STAGE2_DUMPS_1G = tuple(
 WALK_COUNTS_1G = tuple(
     Run(f"counts.hugetlb_1gb.{path}.chunk_{chunk}",
         ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
-         "-p", path, "-E", chunk),
+         "-t", path, "-E", chunk),
         hugepages=((1048576, 1),), arches=("arm64",),
         profile=("stage2_split_walker", "__kvm_pgtable_walk"))
     for chunk in ("2M", "1G") for path in ("enable", "clear"))
 
 # The correctness runs of `make check` for any arm64 granule, with eager
-# splitting on: hugetlb at the granule's PMD block size (2M, 32M, 512M)
-# where check's runs use 2M pages, which 16K and 64K kernels map with
-# contiguous PTEs and the stage-2 with pages.  Every hugetlb run reserves
+# splitting on where the test can ask for it (dirty_log_split_test does by
+# default; dirty_log_test cannot): hugetlb at the granule's PMD block size
+# (2M, 32M, 512M) where check's runs use 2M pages, which 16K and 64K
+# kernels map with contiguous PTEs and the stage-2 with pages.  Every hugetlb run reserves
 # the same pages, so that one boot-time reservation serves them all: at 64K,
 # boot with MEM=4G CMDLINE='hugepagesz=512M hugepages=3'.  Add
 # CMDLINE=kvm-arm.mode=nvhe for nVHE.
 _DIRTY_LOG_TEST_BYTES = (1 << 30) + 1     # 1G and 3 pages, in whole hugepages
 GRANULE_CHECK = (
     Run("dirty_log_test.thp", ("dirty_log_test", "-s", "anonymous_thp")),
-    Run("dirty_log_test.thp.eager", ("dirty_log_test", "-s", "anonymous_thp", "-E", "{pmd}")),
-    Run("dirty_log_test.hugetlb_pmd.eager",
-        ("dirty_log_test", "-s", "{hugetlb}", "-E", "{pmd}"),
+    Run("dirty_log_test.hugetlb_pmd", ("dirty_log_test", "-s", "{hugetlb}"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
     Run("dirty_log_split_test.hugetlb_pmd.enable",
-        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-p", "enable"),
+        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-t", "enable"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
     Run("dirty_log_split_test.hugetlb_pmd.clear",
-        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-p", "clear"),
+        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-t", "clear"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
     Run("dirty_log_split_test.thp.clear_min",
-        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-r", "1", "-p", "clear",
-         "-c", "{min-clear}")),
+        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-r", "1", "-t", "clear",
+         "-C", "{min-clear}")),
     Run("page_fault_test", ("page_fault_test",)),
 )
 GRANULE_CHECK = tuple(Run(r.name, r.argv, r.timeout, ("arm64",), r.takes_mode, r.hugepages)
@@ -507,15 +504,17 @@ def parse_size(text):
 
 
 def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
-              profile=(), mode=None, chunk=None):
+              profile=(), mode=None, chunk=None, stall=False):
     """One dirty_log_split_test run: REPS fresh VMs, each timing PATH once.
 
     mode pins the guest mode (-m); without it the target's own applies.
     chunk, in bytes, is arm64's eager-split chunk; without it, the PMD block.
+    stall keeps the vCPUs writing during the timed ioctl (-l), for the
+    longest vCPU stall.
     """
     eager = ("-E", size_arg(chunk)) if chunk else ("{eager}",)
     argv = ("dirty_log_split_test", "-s", backing, "-b", size_arg(vcpu_bytes),
-            "-v", str(vcpus), "-r", str(reps), "-p", path) + eager
+            "-v", str(vcpus), "-r", str(reps), "-t", path) + eager + (("-l",) if stall else ())
     if mode:
         argv += ("-m", mode)
     return Run(f"split.{backing}.{path}", argv, timeout=timeout, hugepages=hugepages,

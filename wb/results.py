@@ -148,10 +148,15 @@ def save(layout, kind, records, extra=None):
 
 
 def stage2_dumps(result):
-    """{test: [lines]}: the stage-2 dumps a test printed (dirty_log_split_test -d)."""
+    """{test: [lines]}: the stage-2 dumps a test printed (dirty_log_split_test -d).
+
+    The selftest prints them as KTAP diagnostics ("# stage2 enable: ..."),
+    older ones bare; either way a line is kept without the "# ", so that a
+    console log saved from an older selftest still compares."""
     dumps = {}
     for t in result.results:
-        lines = [d for d in t.diag if d.startswith("stage2 ")]
+        lines = [d[2:] if d.startswith("# ") else d for d in t.diag
+                 if d.startswith(("stage2 ", "# stage2 "))]
         if lines:
             dumps[t.name] = lines
     return dumps

@@ -1,7 +1,8 @@
 """Stage 7, report: the tables and the plot, from result records.
 
 One row per cell and figure: target, backing, path (enable or clear), and
-either the timed split itself or the dirty pass after it.  Each kernel's
+the timed split itself, the dirty pass after it or (STALL=1) the longest
+vCPU stall during it.  Each kernel's
 column holds the median and range of its samples; the ratio column holds
 patched/base (and ref/base) with its confidence interval (see wb/stats.py).
 The same rows make the terminal table, the markdown report and its plot.
@@ -15,10 +16,13 @@ from . import stats
 from .arches import EXPERIMENTS
 from .plans import SPLIT_BACKINGS, parse_size, size_arg
 
-# dirty_log_split_test's figures: <path>_s (the timed operation) and
-# <path>_dirty_pass_s (the vCPUs writing every page once afterwards).
-SPLIT_FIGURE = re.compile(r"^(enable|clear)(_dirty_pass)?_s$")
-FIGURE_LABELS = {"": "split", "_dirty_pass": "dirty pass after"}
+# dirty_log_split_test's figures: <path>_s (the timed operation),
+# <path>_dirty_pass_s (the vCPUs writing every page once afterwards) and,
+# with -l (make bench STALL=1), <path>_stall_s (the longest time a vCPU
+# made no progress while the operation ran; wb/bench.py keeps it so).
+SPLIT_FIGURE = re.compile(r"^(enable|clear)(_dirty_pass|_stall)?_s$")
+FIGURE_LABELS = {"": "split", "_dirty_pass": "dirty pass after",
+                 "_stall": "longest vCPU stall"}
 
 # Older records (dirty_log_perf_test): (record key, index into its values, label).
 COLUMNS = (
