@@ -212,7 +212,9 @@ def _split_counts(profile, arches=()):
 # Calls of arm64's split visitor per dirty-log enable or CLEAR, on memory
 # mapped with pages (anonymous: the split finds nothing to do), with THP
 # and with 2M hugetlb.  Needs a +trace kernel.
-WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk"))
+# stage2_map_walker: one per entry of the tables a split builds, until the
+# series fills them without a walk.
+WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage2_map_walker"))
 
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
