@@ -111,14 +111,12 @@ ok 4 hugepages:1048576kB=0
 # # huge_bytes_after: 0
 # # enable_s: 0.001358500
 # # enable_stall_max_ms: 12.500
-# # enable_lost_pct: 40.0
 # # enable_dirty_pass_s: 1.063185600
 # # rep: enable 2/2
 # Testing guest mode: PA-bits:56,  VA-bits:48,  4K pages
 # # host_thp_bytes: 1073741824
 # # enable_s: 0.001400000
 # # enable_stall_max_ms: 10.000
-# # enable_lost_pct: 38.5
 # # enable_dirty_pass_s: 1.050000000
 # # summary_enable_s: min 0.001358500 median 0.001379250 max 0.001400000
 # # summary_enable_stall_max_ms: min 10.000000000 median 11.250000000 max 12.500000000
@@ -159,7 +157,6 @@ class ParseTest(unittest.TestCase):
         self.assertEqual(kept["stall_sample_us"], [100])
         self.assertEqual(kept["enable_s"], got["enable_s"])
         self.assertEqual(kept["enable_stall_s"], [0.0125, 0.01])
-        self.assertEqual(kept["enable_lost_pct"], [40.0, 38.5])
         for gone in ("enable_stall_max_ms", "host_thp_bytes", "huge_bytes_before"):
             self.assertNotIn(gone, kept)
 
@@ -212,7 +209,7 @@ class MatrixTest(unittest.TestCase):
         self.assertEqual(a4k.cmdline, ("hugepagesz=1G", "hugepages=1"))
         self.assertEqual(plans.argv(a4k.runs[0], a4k.target),
                          ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G",
-                          "-v", "1", "-r", "2", "-t", "all", "-E", "2M", "-m", "6"))
+                          "-v", "1", "-i", "2", "-t", "all", "-E", "2M", "-m", "6"))
         rv = boots[6]
         self.assertIn("-m", plans.argv(rv.runs[0], rv.target))
         self.assertEqual(plans.argv(rv.runs[0], rv.target)[-2:], ("-m", "18"))
@@ -312,7 +309,7 @@ class MatrixTest(unittest.TestCase):
         self.assertEqual([b.variant_name for b in boots], ["riscv64-base", "riscv64-patched"] * 2)
         self.assertEqual([r.name for r in boots[0].runs], ["split.anonymous_thp.clear"])
         argv = plans.argv(boots[0].runs[0], boots[0].target)
-        self.assertEqual(argv[3:10], ("-b", "512M", "-v", "2", "-r", "4", "-t"))
+        self.assertEqual(argv[3:10], ("-b", "512M", "-v", "2", "-i", "4", "-t"))
         self.assertEqual(bench.qemu_extra(cfg), ("-icount", "shift=3"))
         self.assertEqual(matrix.invocation({"TARGETS": "riscv64", "ICOUNT": "3"}),
                          "make bench TARGETS=riscv64 ICOUNT=3")
@@ -613,7 +610,7 @@ class QemuBenchTest(Scratch):
         for r in runs:
             self.assertEqual(len(r["values"]["enable_stall_s"]), 2, r)
             self.assertTrue(all(0 < s < 1 for s in r["values"]["enable_stall_s"]), r)
-            self.assertEqual(r["values"]["enable_lost_pct"], [50.0, 50.0])
+            self.assertNotIn("enable_lost_pct", r["values"])
             self.assertNotIn("enable_stall_max_ms", r["values"])
         stall = [l for l in read(self.results()[0], "report.txt").splitlines()
                  if "longest vCPU stall" in l]

@@ -94,10 +94,17 @@ META = ("backing_src", "backing_page_size", "host_page_size", "eager_split",
         "clear_chunk_bytes", "stall_sample_us", "guest_mode")
 KEPT = ("duration_s", "pid", "boot")
 # With -l, per repetition: the longest vCPU stall, printed in ms and kept in
-# seconds as <path>_stall_s beside the other times, and the share of the
-# vCPUs' writes lost during the operation, <path>_lost_pct.
+# seconds as <path>_stall_s beside the other times.
 STALL_MS = re.compile(r"^(enable|clear)_stall_max_ms$")
-LOST_PCT = re.compile(r"^(enable|clear)_lost_pct$")
+
+
+def stall_smp(cfg, arch):
+    """The guest's CPUs for a bench run: with -l (STALL=1) the selftest
+    wants one per vCPU, one for the timed ioctl and one for its stall
+    sampler, else it skips; otherwise the arch's (None)."""
+    if not cfg.stall or cfg.vcpus + 2 <= arch.smp:
+        return None
+    return cfg.vcpus + 2
 
 
 def split_values(values):
@@ -110,8 +117,7 @@ def split_values(values):
         stall = STALL_MS.match(k)
         if stall:
             out[f"{stall.group(1)}_stall_s"] = [ms / 1e3 for ms in v]
-        elif (k.startswith("calls:") or k in KEPT or tables.SPLIT_FIGURE.match(k)
-              or LOST_PCT.match(k)):
+        elif k.startswith("calls:") or k in KEPT or tables.SPLIT_FIGURE.match(k):
             out[k] = v
     out.update({k: v[:1] for k, v in values.items() if k in META})
     return out
@@ -243,7 +249,8 @@ def run_matrix(layout, jobs, cfg, boots):
         try:
             session = run.boot_variant(layout, v, images[v.name], tests[v.arch.name], b.runs,
                                        cmdline=b.cmdline, mem=b.mem,
-                                       qemu_extra=qemu_extra(cfg), on_line=eta.line)
+                                       qemu_extra=qemu_extra(cfg), on_line=eta.line,
+                                       smp=stall_smp(cfg, v.arch))
             recs = finish_boot(session.records, session.ktap, b)
             entry.update(session.recorded(layout.repo))
         except WorkbenchError as e:

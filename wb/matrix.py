@@ -44,9 +44,9 @@ BOOT_TIME_KB = 524288
 # VM.  A process's start-up is why one process runs every path of a backing
 # ("-t all") rather than one per backing and path.
 VM_SECONDS = 0.6
-# With STALL=1 (-l) a repetition also measures the vCPUs' rate for 100 ms
-# before the operation and waits up to 1 s after it for a stall to end.
-STALL_SECONDS = 1.1
+# With STALL=1 (-l) a repetition also waits up to 1 s after the operation
+# for a stall to end.
+STALL_SECONDS = 1.0
 HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 # Knobs read from the environment (make bench VAR=...), in the order shown.
 KNOBS = ("TARGET", "TARGETS", "KERNELS", "BACKINGS", "PATHS", "CELLS", "SIZE", "VCPUS",
@@ -63,7 +63,7 @@ class Config:
     cells: tuple = ()               # TARGET/BACKING/PATH globs; empty: all
     size: int = None                # bytes per vCPU; None: the target's default
     vcpus: int = 1
-    reps: int = 2                   # -r: repetitions inside one run
+    reps: int = 2                   # -i: repetitions inside one run
     boots: int = 3                  # boots per kernel, interleaved
     chunk: int = None               # arm64 eager-split chunk; None: the PMD block
     stall: bool = False             # -l: vCPUs write during the timed ioctl; longest stall

@@ -51,7 +51,7 @@ CHECK = (
     Run("page_fault_test", ("page_fault_test",), arches=("arm64",)),
     # Every page written after an eager split must be reported dirty.
     Run("dirty_log_split_test.thp",
-        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "128M", "-r", "1")),
+        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "128M", "-i", "1")),
     # arm64 splits only when asked to; dirty_log_split_test asks itself (its
     # -E defaults to the largest block a backing page fills), so the run
     # above covers eager splitting there too.
@@ -199,7 +199,7 @@ def _split_counts(profile, arches=()):
     target's split size (256M; 1G at 64K, where a THP block is 512M)."""
     return tuple(
         Run(f"counts.{name}.{path}",
-            ("dirty_log_split_test", "-s", backing, "-b", "{size}", "-r", "1", "-t", path),
+            ("dirty_log_split_test", "-s", backing, "-b", "{size}", "-i", "1", "-t", path),
             hugepages=hp, profile=profile, arches=arches)
         for name, backing, hp in (("anonymous", "anonymous", ()),
                                   ("anonymous_thp", "anonymous_thp", ()),
@@ -245,7 +245,7 @@ def _eager_off(run):
 
 _RISCV_SPLIT = tuple(
     Run(f"dirty_log_split_test.{backing}.clear_{chunk}",
-        ("dirty_log_split_test", "-s", backing, "-b", "64M", "-r", "2", "-C", chunk),
+        ("dirty_log_split_test", "-s", backing, "-b", "64M", "-i", "2", "-C", chunk),
         hugepages=hp, arches=("riscv64",))
     for backing, hp in (("anonymous_thp", ()), ("anonymous_hugetlb_2mb", ((2048, 40),)))
     for chunk in ("256K", "2M", "4M"))
@@ -264,7 +264,7 @@ RISCV_EAGER = (_RISCV_SPLIT + _RISCV_DIRTY_LOG
 # CMDLINE="hugepagesz=1G hugepages=1").
 RISCV_1G = tuple(
     Run(f"dirty_log_split_test.hugetlb_1gb.clear_{chunk}",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-i", "1",
          "-C", chunk), hugepages=((1048576, 1),), profile=RISCV_SPLIT_PROFILE,
         arches=("riscv64",))
     for chunk in ("256K", "4M"))
@@ -298,9 +298,9 @@ RISCV_MODES = tuple(
     for mode in RISCV_GSTAGE_MODES
     for name, argv, hp in (
         ("split.thp.clear_256K", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "64M",
-                                  "-r", "1", "-C", "256K"), ()),
+                                  "-i", "1", "-C", "256K"), ()),
         ("split.hugetlb_2mb.clear_4M", ("dirty_log_split_test", "-s", "anonymous_hugetlb_2mb",
-                                        "-b", "64M", "-r", "1", "-C", "4M"), ((2048, 40),)),
+                                        "-b", "64M", "-i", "1", "-C", "4M"), ((2048, 40),)),
         ("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
          ((2048, DIRTY_LOG_TEST_2M_PAGES),)),
     ))
@@ -324,7 +324,7 @@ RISCV_MODES_TRACE = tuple(
 # riscv-1g): in Sv39x4 the 1G mapping is a root-table leaf.
 RISCV_1G_MODES = tuple(
     Run(f"{mode}.split.hugetlb_1gb.clear_{chunk}",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-i", "1",
          "-C", chunk) + _mode_args(mode),
         hugepages=((1048576, 1),), arches=("riscv64",), takes_mode=False,
         profile=RISCV_SPLIT_PROFILE)
@@ -339,10 +339,10 @@ RISCV_1G_MODES = tuple(
 LEAK_VMS = 20
 LEAK_MAX_KB_PER_VM = 64
 LEAK_CHECK = (
-    Run("leak.warmup", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M", "-r", "1",
+    Run("leak.warmup", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M", "-i", "1",
                         "-t", "enable"), arches=("riscv64",)),
     Run("leak.vms", ("dirty_log_split_test", "-s", "anonymous", "-b", "256M",
-                     "-r", str(LEAK_VMS), "-t", "enable"), arches=("riscv64",), timeout=900,
+                     "-i", str(LEAK_VMS), "-t", "enable"), arches=("riscv64",), timeout=900,
         before=("pgout leak.before", "memfree memfree.before"),
         after=("pgout leak.after", "memfree memfree.after",
                f"memgrow leak.pages leak.before leak.after "
@@ -390,7 +390,7 @@ VM_TEARDOWN = tuple(Run(f"teardown.{i}", ("dirty_log_test", "-h"), arches=("arm6
 # +trace kernel (CONFIG_PTDUMP_STAGE2_DEBUGFS).
 def _dump(name, path, *args, hugepages=()):
     return Run(f"dump.{name}.{path}",
-               ("dirty_log_split_test", "-r", "1", "-t", path, "-d") + args,
+               ("dirty_log_split_test", "-i", "1", "-t", path, "-d") + args,
                hugepages=hugepages, arches=("arm64",))
 
 
@@ -414,7 +414,7 @@ STAGE2_DUMPS = tuple(
 # MEM=4G CMDLINE='hugepagesz=1G hugepages=1'.
 STAGE2_DUMPS_1G = tuple(
     Run(f"dump.hugetlb_1gb.{path}.chunk_{chunk}",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-i", "1",
          "-t", path, "-E", chunk, "-d"),
         hugepages=((1048576, 1),), arches=("arm64",))
     for chunk in ("2M", "1G") for path in ("enable", "clear"))
@@ -424,7 +424,7 @@ STAGE2_DUMPS_1G = tuple(
 # block split whole.  Same boot requirements as stage2-dumps-1g.
 WALK_COUNTS_1G = tuple(
     Run(f"counts.hugetlb_1gb.{path}.chunk_{chunk}",
-        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-r", "1",
+        ("dirty_log_split_test", "-s", "anonymous_hugetlb_1gb", "-b", "1G", "-i", "1",
          "-t", path, "-E", chunk),
         hugepages=((1048576, 1),), arches=("arm64",),
         profile=("stage2_split_walker", "__kvm_pgtable_walk"))
@@ -444,13 +444,13 @@ GRANULE_CHECK = (
     Run("dirty_log_test.hugetlb_pmd", ("dirty_log_test", "-s", "{hugetlb}"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
     Run("dirty_log_split_test.hugetlb_pmd.enable",
-        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-t", "enable"),
+        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-i", "1", "-t", "enable"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
     Run("dirty_log_split_test.hugetlb_pmd.clear",
-        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-r", "1", "-t", "clear"),
+        ("dirty_log_split_test", "-s", "{hugetlb}", "-b", "{size}", "-i", "1", "-t", "clear"),
         hugepages=((PMD, _DIRTY_LOG_TEST_BYTES),)),
     Run("dirty_log_split_test.thp.clear_min",
-        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-r", "1", "-t", "clear",
+        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-i", "1", "-t", "clear",
          "-C", "{min-clear}")),
     Run("page_fault_test", ("page_fault_test",)),
 )
@@ -462,7 +462,7 @@ GRANULE_CHECK = tuple(Run(r.name, r.argv, r.timeout, ("arm64",), r.takes_mode, r
 # at 16K, 1G (contiguous PMDs, mapped with 32M blocks; boot with MEM=4G
 # CMDLINE='hugepagesz=1G hugepages=1').  At 64K: ONLY='*2mb*'.
 GRANULE_BACKINGS = tuple(
-    Run(f"split.{backing}", ("dirty_log_split_test", "-s", backing, "-b", size, "-r", "1"),
+    Run(f"split.{backing}", ("dirty_log_split_test", "-s", backing, "-b", size, "-i", "1"),
         hugepages=hp, arches=("arm64",))
     for backing, size, hp in (("anonymous_hugetlb_1gb", "1G", ((1048576, 1),)),
                               ("anonymous_hugetlb_2mb", "256M", ((2048, 128),))))
@@ -516,7 +516,7 @@ def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
     """
     eager = ("-E", size_arg(chunk)) if chunk else ("{eager}",)
     argv = ("dirty_log_split_test", "-s", backing, "-b", size_arg(vcpu_bytes),
-            "-v", str(vcpus), "-r", str(reps), "-t", path) + eager + (("-l",) if stall else ())
+            "-v", str(vcpus), "-i", str(reps), "-t", path) + eager + (("-l",) if stall else ())
     if mode:
         argv += ("-m", mode)
     return Run(f"split.{backing}.{path}", argv, timeout=timeout, hugepages=hugepages,

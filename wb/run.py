@@ -54,12 +54,13 @@ def timeout_for(runs, timeout=None):
 
 
 def boot_variant(layout, variant, image, tests, runs, timeout=None, cmdline=(),
-                 qemu_extra=(), on_line=None, mem="2G"):
+                 qemu_extra=(), on_line=None, mem="2G", smp=None):
     """Boot one variant in QEMU with a plan; returns its Session.
 
     tests: {selftest basename: host path}; cmdline: extra kernel parameters;
     qemu_extra: extra QEMU arguments (e.g. -icount); on_line: called with
-    every console line as it arrives; mem: the guest's memory.
+    every console line as it arrives; mem: the guest's memory; smp: the
+    guest's CPUs, if not the arch's.
     """
     target = variant.target
     work = layout.runs(variant.name)
@@ -69,7 +70,7 @@ def boot_variant(layout, variant, image, tests, runs, timeout=None, cmdline=(),
     initrd = os.path.join(work, "initramfs.cpio")
     boot.make_initramfs(initrd, init, plan, files, splats.guest_file())
     command = boot.qemu_command(variant.arch, image, initrd, cmdline=cmdline, mem=mem,
-                                extra=qemu_extra)
+                                smp=smp, extra=qemu_extra)
     session = Session(variant, list(runs), command, plan, os.path.join(work, "console.log"),
                       timeout_for(runs, timeout))
     return carry_out(session, variant.name, on_line, guest=True)
