@@ -5,6 +5,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 from wb.errors import WorkbenchError
 from wb.layout import Layout
@@ -38,6 +39,12 @@ class BuildLockTest(unittest.TestCase):
     def test_readers_take_no_lock(self):
         self.assertIsNone(for_command(self.layout, "report"))
         self.assertIsNotNone(for_command(self.layout, "build"))
+
+    def test_a_dry_bench_takes_no_lock(self):
+        with mock.patch.dict(os.environ, {"DRY": "1"}):
+            self.assertIsNone(for_command(self.layout, "bench"))
+        with mock.patch.dict(os.environ, {"DRY": "0"}):
+            self.assertIsNotNone(for_command(self.layout, "bench"))
 
     def test_a_second_process_exits_non_zero_with_one_paragraph(self):
         env = dict(os.environ, WB_BUILD=self.layout.build)

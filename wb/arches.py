@@ -204,6 +204,9 @@ EXPERIMENTS = {
     # "leaf-only"): measured and dropped, see series/arm64/cover.  Only a
     # 4K granule has level-1 blocks a guest can get (1G; 64G at 16K).
     "leafonly": Experiment("experiments/arm64-leaf-only", ("arm64-4k",)),
+    # The series less its table fill (series/arm64 patch 2), to time that
+    # patch alone: split tables built by the map walker again.
+    "nofill": Experiment("experiments/arm64-no-fill", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.

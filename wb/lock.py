@@ -13,6 +13,7 @@ import sys
 import time
 
 from .errors import WorkbenchError
+from .util import switched_on
 
 # Commands that only read build/ or write their own fresh directories.
 READ_ONLY = frozenset({"unit", "report", "agree", "compare-dumps"})
@@ -53,4 +54,7 @@ class BuildLock:
 
 def for_command(layout, command):
     """The lock a command needs, or None for one that only reads build/."""
-    return None if command in READ_ONLY else BuildLock(layout, command)
+    # A dry bench prints its matrix and writes nothing.
+    if command in READ_ONLY or (command == "bench" and switched_on(os.environ.get("DRY"))):
+        return None
+    return BuildLock(layout, command)
