@@ -36,7 +36,7 @@ help:
 	@echo "                    The patched kernels also run with lockdep & co. (+debug)."
 	@echo "                    FAST=1 skips those three (BISECT=0 / WARNINGS=0 / DEBUG=0: one);"
 	@echo "                    SPARSE=/path/to/sparse when the system's is too old for C=1"
-	@echo "  make bench        dirty_log_split_test on base and patched (riscv64: and ref),"
+	@echo "  make bench        dirty_log_split_test on base (7.3) and patched (or KERNELS=),"
 	@echo "                    boots interleaved A B A B; medians, ranges, patched/base ratios"
 	@echo "                    with 95% intervals; results/<date>-<label>/ (report.md, plot)."
 	@echo "                    QUICK=1 (arm64-4k + riscv64, THP, one boot each: < 10 min)"

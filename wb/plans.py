@@ -221,14 +221,16 @@ WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage
 
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
-# kernels can be counted with one plan.  kvm_riscv_mmu_map is one guest fault
-# taken the slow way; kvm_riscv_gstage_split_huge is the fault path's split
+# kernels can be counted with one plan.  kvm_riscv_mmu_map is one guest
+# g-stage fault, and __kvm_faultin_pfn one that took the slow way: the
+# difference took the read-locked fast path, which makes a write-protected
+# page writable again; kvm_riscv_gstage_split_huge is the fault path's split
 # (7.2 and 7.3; 7.3 also calls it from its eager split);
 # kvm_riscv_gstage_get_leaf is one lookup from the root; each split takes one
 # page with kvm_mmu_memory_cache_alloc; kvm_riscv_hfence_gvma_vmid_gpa is
 # one ranged TLB flush request from the g-stage code (the fault path), and
 # kvm_arch_flush_remote_tlbs_range one from generic KVM or mmu.c (ioctls).
-RISCV_SPLIT_PROFILE = ("kvm_riscv_mmu_map", "kvm_riscv_gstage_split_huge",
+RISCV_SPLIT_PROFILE = ("kvm_riscv_mmu_map", "__kvm_faultin_pfn", "kvm_riscv_gstage_split_huge",
                        "kvm_riscv_gstage_get_leaf", "kvm_mmu_memory_cache_alloc",
                        "kvm_riscv_hfence_gvma_vmid_gpa", "kvm_arch_flush_remote_tlbs_range")
 RISCV_SPLIT_COUNTS = _split_counts(RISCV_SPLIT_PROFILE, arches=("riscv64",))
