@@ -297,18 +297,27 @@ def _mode_args(mode):
     return args + ("-p", hex(_LOWER_HALF[mode]))
 
 
-RISCV_MODES = tuple(
-    Run(f"{mode}.{name}", argv + _mode_args(mode), hugepages=hp,
-        arches=("riscv64",), takes_mode=False)
-    for mode in RISCV_GSTAGE_MODES
-    for name, argv, hp in (
+def _riscv_modes(lower_half=True, timeout=300):
+    return tuple(
+        Run(f"{mode}.{name}", argv + (_mode_args(mode) if lower_half
+                                       else ("-m", RISCV_GSTAGE_MODES[mode])),
+            timeout=timeout, hugepages=hp, arches=("riscv64",), takes_mode=False)
+        for mode in RISCV_GSTAGE_MODES for name, argv, hp in _RISCV_MODE_RUNS)
+
+
+_RISCV_MODE_RUNS = (
         ("split.thp.clear_256K", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "64M",
                                   "-i", "1", "-C", "256K"), ()),
         ("split.hugetlb_2mb.clear_4M", ("dirty_log_split_test", "-s", "anonymous_hugetlb_2mb",
                                         "-b", "64M", "-i", "1", "-C", "4M"), ((2048, 40),)),
         ("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
          ((2048, DIRTY_LOG_TEST_2M_PAGES),)),
-    ))
+)
+RISCV_MODES = _riscv_modes()
+# The same at the top of each mode's address space, the selftests' default:
+# does QEMU 10 still need the lower-half workaround?  Where it does, a run
+# faults forever: the shorter timeout bounds the wait.
+RISCV_MODES_TOP = _riscv_modes(lower_half=False, timeout=180)
 
 # Does each g-stage mode work at all, with no huge mapping to split?
 RISCV_MODES_SMOKE = tuple(
@@ -580,6 +589,7 @@ PLANS = {
     "riscv-eager": RISCV_EAGER,
     "riscv-1g": RISCV_1G,
     "riscv-modes": RISCV_MODES,
+    "riscv-modes-top": RISCV_MODES_TOP,
     "riscv-modes-smoke": RISCV_MODES_SMOKE,
     "riscv-modes-trace": RISCV_MODES_TRACE,
     "riscv-1g-modes": RISCV_1G_MODES,
