@@ -19,7 +19,7 @@ export WARNINGS
 export SPARSE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup source tree export build run compare-dumps check unit bench report agree
+.PHONY: help setup source tree export build run compare-dumps check check-debug unit bench report agree
 .PHONY: clean clean-tree
 .PHONY: series portability
 
@@ -33,8 +33,8 @@ help:
 	@echo "                    page_fault_test with a clean dmesg.  24 min warm, ~85 cold."
 	@echo "                    Then no new W=1/sparse warning in what the series touches, and"
 	@echo "                    every patch builds on its own (kernels, selftests incl. x86_64)."
-	@echo "                    The patched kernels also run with lockdep & co. (+debug)."
-	@echo "                    FAST=1 skips those three (BISECT=0 / WARNINGS=0 / DEBUG=0: one);"
+	@echo "                    FAST=1 skips both (BISECT=0 / WARNINGS=0: one); DEBUG=1 adds"
+	@echo "                    the +debug kernels of make check-debug."
 	@echo "                    SPARSE=/path/to/sparse when the system's is too old for C=1"
 	@echo "  make bench        dirty_log_split_test on base (7.3) and patched (or KERNELS=),"
 	@echo "                    boots interleaved A B A B; medians, ranges, patched/base ratios"
@@ -67,7 +67,12 @@ help:
 	@echo "                    ONLY='dump.thp*' keeps only the plan's runs that match"
 	@echo "  make compare-dumps A=... B=...  compare the stage-2 tables two variants left"
 	@echo "                    after splits (run PLAN=stage2-dumps on both first)"
-	@echo "  make unit         only the harness's unit tests (fake kernel tree, fake QEMU): 166"
+	@echo "  make check-debug  the patched kernels built with lockdep, DEBUG_ATOMIC_SLEEP,"
+	@echo "                    DEBUG_VM and DEBUG_LIST (+debug; arm64 with its KUnit suite)"
+	@echo "                    run make check's selftests beside base: any splat fails."
+	@echo "                    Kept out of make check for time (two cold builds, about half"
+	@echo "                    an hour); run it whenever a kernel patch changes"
+	@echo "  make unit         only the harness's unit tests (fake kernel tree, fake QEMU): 167"
 	@echo "                    tests, 2m10s measured on 2 cores idle; 3m45s-6 min beside a kernel build"
 	@echo "  make series       a send-ready set per series in build/send/<series>/: your"
 	@echo "                    From: and Signed-off-by:, To:/Cc: from get_maintainer.pl,"
@@ -109,6 +114,9 @@ compare-dumps:
 
 check:
 	@$(WB) check
+
+check-debug:
+	@$(WB) check --debug-only
 
 unit:
 	@$(WB) unit

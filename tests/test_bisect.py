@@ -399,16 +399,17 @@ class SelftestArchesTest(unittest.TestCase):
 class SwitchesTest(unittest.TestCase):
     def test_environment(self):
         s = check.stage_switches
-        self.assertEqual(s({}), {"bisect": True, "warnings": True, "debug": True,
+        self.assertEqual(s({}), {"bisect": True, "warnings": True, "debug": False,
                                  "sparse": None})
         self.assertEqual(s({"FAST": "1"}), {"bisect": False, "warnings": False, "debug": False,
                                             "sparse": None})
         self.assertEqual(s({"FAST": "0"})["bisect"], True)
-        self.assertEqual(s({"BISECT": "0"}), {"bisect": False, "warnings": True, "debug": True,
+        self.assertEqual(s({"BISECT": "0"}), {"bisect": False, "warnings": True, "debug": False,
                                               "sparse": None})
         self.assertEqual(s({"DEBUG": "0"})["debug"], False)
+        self.assertEqual(s({"DEBUG": "1"})["debug"], True)
         self.assertEqual(s({"WARNINGS": "no", "SPARSE": "/opt/sparse"}),
-                         {"bisect": True, "warnings": False, "debug": True,
+                         {"bisect": True, "warnings": False, "debug": False,
                           "sparse": "/opt/sparse"})
 
 

@@ -3,6 +3,7 @@
 import io
 import os
 import unittest
+from unittest import mock
 from contextlib import redirect_stdout
 
 from tests.fakes import Workbench, git, quiet
@@ -115,7 +116,7 @@ class CheckTest(unittest.TestCase):
         with quiet():
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
                                     runs=RUNS + (plans.Run("pft", ("page_fault_test",)),),
-                                    ksrc=self.wb.ksrc)
+                                    ksrc=self.wb.ksrc, debug=True)
         # base, patched and patched+debug
         self.assertEqual(tally.count("xfail"), 3)
         self.assertEqual(tally.count("fail"), 0)
@@ -124,16 +125,24 @@ class CheckTest(unittest.TestCase):
         with quiet():
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
                                     runs=RUNS, ksrc=self.wb.ksrc, bisect=False,
-                                    warnings=False)
+                                    warnings=False, debug=True)
         variants = {r.variant for r in tally.records if r.stage == "run"}
         self.assertIn("fake-patched+debug", variants)
         debug_runs = {r.name for r in tally.records if r.variant == "fake-patched+debug"}
         self.assertIn("dmesg", debug_runs)
-        with quiet():
+        # make check leaves them out unless DEBUG=1
+        with quiet(), mock.patch.dict(os.environ, {"DEBUG": ""}):
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
                                     runs=RUNS, ksrc=self.wb.ksrc, bisect=False,
-                                    warnings=False, debug=False)
+                                    warnings=False)
         self.assertNotIn("fake-patched+debug", {r.variant for r in tally.records})
+        # make check-debug: base as the reference, and the +debug kernel only
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), runs=RUNS,
+                                    ksrc=self.wb.ksrc, debug_only=True)
+        self.assertEqual({r.variant for r in tally.records if r.stage == "run"},
+                         {"fake-base", "fake-patched+debug"})
+        self.assertFalse([r for r in tally.records if r.stage in ("unit", "bisect", "warn")])
 
     def test_base_only_failure_fixed_by_the_series_is_xfail(self):
         with open(os.path.join(self.wb.ksrc, "guest-behaviour"), "w") as f:

@@ -80,12 +80,14 @@ def cmd_check(layout, args):
     from .arches import target as get_target
     setup.ensure({get_target(t).arch for t in targets}, layout=layout)
     tally = check.run_check(layout, args.jobs, targets=targets, unit=not args.no_unit,
-                            ksrc=ksrc())
+                            ksrc=ksrc(), debug_only=args.debug_only)
     results.save(layout, "check", tally.records, {"boots": tally.boots})
     return check.report(tally)
 cmd_check = option("--targets", default=os.environ.get("TARGETS"),
                    help="comma-separated targets (default: arm64-4k,riscv64)")(cmd_check)
 cmd_check = option("--no-unit", action="store_true", help="skip the unit tests")(cmd_check)
+cmd_check = option("--debug-only", action="store_true",
+                   help="only base and the +debug kernels (make check-debug)")(cmd_check)
 
 
 def cmd_unit(layout, args):
