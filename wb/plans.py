@@ -276,48 +276,29 @@ RISCV_1G = tuple(
 
 # Every g-stage mode: guest modes with 41 and 50 physical address bits make
 # the selftests ask KVM for Sv39x4 and Sv48x4 (KVM_CAP_VM_GPA_BITS), where
-# QEMU's hart would give Sv57x4.  Sv39x4 maps 1G in its root table.
-#
-# QEMU 7.2 checks guest physical addresses as if they were virtual: one with
-# the top bit of the mode's address space set (bit 40 in Sv39x4, 49 in
-# Sv48x4) takes a guest page fault whatever the g-stage maps, and the guest
-# faults forever (fixed in QEMU 8.1, "target/riscv: Fix Guest Physical
-# Address Translation").  The selftests put their memory at the top of the
-# address space, so these runs move it into the lower half with -p, the
-# memory's guest-physical base.
+# QEMU's hart would give Sv57x4.  Sv39x4 maps 1G in its root table.  The
+# selftests put their memory at the top of each mode's address space, which
+# QEMU 7.2 could not run (it checked guest physical addresses as if they
+# were virtual, fixed in QEMU 8.1); QEMU 10 runs it, so no -p moves it.
 RISCV_GSTAGE_MODES = {"sv39x4": "25", "sv48x4": "21", "sv57x4": "18"}   # -m
-# -p; the 56-bit guest mode of Sv57x4 keeps to its lower half anyway.
-_LOWER_HALF = {"sv39x4": 1 << 39, "sv48x4": 1 << 48}
 
 
 def _mode_args(mode):
-    args = ("-m", RISCV_GSTAGE_MODES[mode])
-    if mode not in _LOWER_HALF:
-        return args
-    return args + ("-p", hex(_LOWER_HALF[mode]))
+    return ("-m", RISCV_GSTAGE_MODES[mode])
 
 
-def _riscv_modes(lower_half=True, timeout=300):
-    return tuple(
-        Run(f"{mode}.{name}", argv + (_mode_args(mode) if lower_half
-                                       else ("-m", RISCV_GSTAGE_MODES[mode])),
-            timeout=timeout, hugepages=hp, arches=("riscv64",), takes_mode=False)
-        for mode in RISCV_GSTAGE_MODES for name, argv, hp in _RISCV_MODE_RUNS)
-
-
-_RISCV_MODE_RUNS = (
+RISCV_MODES = tuple(
+    Run(f"{mode}.{name}", argv + _mode_args(mode), hugepages=hp,
+        arches=("riscv64",), takes_mode=False)
+    for mode in RISCV_GSTAGE_MODES
+    for name, argv, hp in (
         ("split.thp.clear_256K", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "64M",
                                   "-i", "1", "-C", "256K"), ()),
         ("split.hugetlb_2mb.clear_4M", ("dirty_log_split_test", "-s", "anonymous_hugetlb_2mb",
                                         "-b", "64M", "-i", "1", "-C", "4M"), ((2048, 40),)),
         ("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
          ((2048, DIRTY_LOG_TEST_2M_PAGES),)),
-)
-RISCV_MODES = _riscv_modes()
-# The same at the top of each mode's address space, the selftests' default:
-# does QEMU 10 still need the lower-half workaround?  Where it does, a run
-# faults forever: the shorter timeout bounds the wait.
-RISCV_MODES_TOP = _riscv_modes(lower_half=False, timeout=180)
+    ))
 
 # Does each g-stage mode work at all, with no huge mapping to split?
 RISCV_MODES_SMOKE = tuple(
@@ -589,7 +570,6 @@ PLANS = {
     "riscv-eager": RISCV_EAGER,
     "riscv-1g": RISCV_1G,
     "riscv-modes": RISCV_MODES,
-    "riscv-modes-top": RISCV_MODES_TOP,
     "riscv-modes-smoke": RISCV_MODES_SMOKE,
     "riscv-modes-trace": RISCV_MODES_TRACE,
     "riscv-1g-modes": RISCV_1G_MODES,
