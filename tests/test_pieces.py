@@ -148,8 +148,10 @@ class PlanTest(unittest.TestCase):
             argv = plans.argv(unaligned[0], TARGETS[target])
             self.assertEqual(argv[argv.index("-p") + 1], gpa)
         sv39 = [r for r in plans.RISCV_MODES if r.name == "sv39x4.split.thp.clear_256K"]
-        self.assertEqual(plans.argv(sv39[0], TARGETS["riscv64"])[-4:],
-                         ("-m", "25", "-p", "0x8000000000"))
+        # QEMU 10 runs each g-stage mode at the top of its address space
+        self.assertEqual(plans.argv(sv39[0], TARGETS["riscv64"])[-3:],
+                         ("256K", "-m", "25"))
+        self.assertNotIn("-p", plans.argv(sv39[0], TARGETS["riscv64"]))
         self.assertEqual(plans.split_run("anonymous_thp", "all", 1 << 28, 1, 2, stall=True)
                          .argv[-1], "-l")
 
