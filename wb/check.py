@@ -41,12 +41,12 @@ def unit_tests(layout, tally):
 def stage_switches(env=None):
     """{bisect, warnings, debug, sparse} from the environment make check
     exports: FAST=1 skips both static stages, BISECT=0 or WARNINGS=0 one of
-    them, DEBUG=1 adds the +debug kernels (make check-debug runs only
-    those), SPARSE=/path picks the checker for C=1.
+    them, DEBUG=1 adds the +debug kernels (make check-debug runs them
+    beside base alone), SPARSE=/path picks the checker for C=1.
 
     The +debug kernels are not in make check by default: with a cold ccache
-    their two builds alone take about half an hour on 2 cores, which would
-    put make check over its 60 minutes."""
+    their two builds would take about half an hour on 2 cores (estimated),
+    which would put make check over its 60 minutes."""
     env = os.environ if env is None else env
     fast = switched_on(env.get("FAST"))
     return {"bisect": not (fast or switched_off(env.get("BISECT"))),
@@ -66,7 +66,7 @@ def run_check(layout, jobs, targets=CHECK_TARGETS, runs=plans.CHECK, unit=True,
     only base, the reference for known failures, and the +debug kernels;
     no unit tests and no static checks."""
     if debug_only:
-        unit, bisect, warnings, debug = False, False, False, True
+        unit, debug = False, True
     switches = stage_switches()
     bisect = switches["bisect"] if bisect is None else bisect
     warnings = switches["warnings"] if warnings is None else warnings
