@@ -68,6 +68,13 @@ def apt_options(layout, sources=None, apt=None, install=False):
 
     Only downloads go without apt's locks; with install (setup installing
     into the system), apt keeps every lock, dpkg's included.
+
+    A Release file past its Valid-Until is still read: a mirror that is a
+    frozen snapshot serves sid's a few weeks old, and apt would refuse it on
+    every machine without lists yet (a fresh one).  The expiry guards
+    against a mirror replaying old packages; here every file the workbench
+    takes is checked against the sha256 that the repository pins, so an old
+    or replayed file is refused anyway.
     """
     apt = apt or layout.apt
     for d in ("lists/partial", "cache/archives/partial"):
@@ -78,6 +85,7 @@ def apt_options(layout, sources=None, apt=None, install=False):
         "-o", f"Dir::State::Lists={apt}/lists",
         "-o", f"Dir::Cache={apt}/cache",
         "-o", "APT::Get::List-Cleanup=0",
+        "-o", "Acquire::Check-Valid-Until=false",
     ] + ([] if install else ["-o", "Debug::NoLocking=1"])
 
 

@@ -5,6 +5,8 @@ it fails.  bookworm's sparse 0.6.4 does not know __typeof_unqual__, which
 7.2 uses, and sid's binary package needs a newer glibc; so the source
 package of sid, fetched through the workbench's own apt state, is built
 once into build/tools/ (a minute of gcc, no other build dependency).
+The version is pinned with the sha256 of its .dsc, which lists the hashes
+of every other source file; dpkg-source checks those when it unpacks.
 """
 
 import glob
@@ -14,7 +16,10 @@ import tempfile
 
 from . import source
 from .errors import WorkbenchError
-from .util import progress, run
+from .util import progress, run, sha256_file
+
+SPARSE_VERSION = "0.6.5~rc1-2"
+SPARSE_DSC_SHA256 = "3520edb07c89820367b7fd99212236aaaf7bf4034ce06fdb7718da0c7e61e076"
 
 
 def checker_valid(tree, sparse):
@@ -54,11 +59,21 @@ def build_sparse(layout):
         opts = _apt_src_options(layout, sources)
         progress("tools", "sparse: fetching Debian's source package (bookworm's is too old)")
         run(["apt-get", "-q"] + opts + ["update"], "apt-get update (deb-src)", log=log)
-        run(["apt-get", "-q"] + opts + ["source", "--download-only", "sparse"],
-            "apt-get source sparse", log=log, cwd=tmp)
+        rc, _ = run(["apt-get", "-q"] + opts
+                    + ["source", "--download-only", f"sparse={SPARSE_VERSION}"],
+                    "apt-get source sparse", log=log, cwd=tmp, check=False)
         dsc = glob.glob(os.path.join(tmp, "sparse_*.dsc"))
-        if not dsc:
-            raise WorkbenchError(f"apt-get source sparse fetched no .dsc; see {log}")
+        if rc or not dsc:
+            raise WorkbenchError(
+                f"the mirror no longer offers the source of sparse {SPARSE_VERSION}, "
+                f"which wb/tools.py pins; see {log}. Pin the version the mirror has, "
+                "with the sha256 of its .dsc.")
+        actual = sha256_file(dsc[0])
+        if actual != SPARSE_DSC_SHA256:
+            raise WorkbenchError(
+                f"sha256 mismatch for {os.path.basename(dsc[0])}: expected "
+                f"{SPARSE_DSC_SHA256}, got {actual}. wb/tools.py or the mirror is "
+                "wrong; nothing was built.")
         run(["dpkg-source", "-x", os.path.basename(dsc[0]), "src"], "dpkg-source -x",
             log=log, cwd=tmp)
         version = os.path.basename(dsc[0])[len("sparse_"):-len(".dsc")]
