@@ -19,7 +19,7 @@ export WARNINGS
 export SPARSE
 
 .DEFAULT_GOAL := help
-.PHONY: help setup source tree export build run compare-dumps check check-debug unit bench report agree
+.PHONY: help setup source tree export build run compare-dumps check check-debug unit bench profile report agree
 .PHONY: clean clean-tree
 .PHONY: series portability
 
@@ -49,6 +49,10 @@ help:
 	@echo "                    TARGET=host: natively on the running kernel (LABEL=base, then"
 	@echo "                    boot patched and LABEL=patched)"
 	@echo "  make report [A=results/x B=results/y]  reprint the latest table, or merge two"
+	@echo "  make profile      where the kernel time of an enable and a CLEAR goes: perf"
+	@echo "                    (built static from the base tree) samples dirty_log_split_test"
+	@echo "                    in base and patched +perf kernels; the top functions of each"
+	@echo "                    ioctl with their share, side by side.  T=arm64-4k,riscv64"
 	@echo "  make agree A=results/committed B=results/fresh  does a fresh bench reproduce"
 	@echo "                    a committed one? each median inside the other's range, each"
 	@echo "                    ratio's 95% interval overlapping the other's"
@@ -85,7 +89,7 @@ help:
 	@echo "Variables: KSRC=<your v7.3 tree>  JOBS=$(JOBS)  TARGETS=$$($(PYTHON) -c 'from wb.arches import targets_in; print(*targets_in("check"), sep=",")')  FORCE=1"
 	@echo "Targets (rows of wb/arches.py): $$($(PYTHON) -c 'from wb.arches import TARGETS; print(*TARGETS)');"
 	@echo "kernels: base (7.3) patched leafonly;"
-	@echo "overlays: +debug +trace.  Results land in build/results/<time>-<kind>/;"
+	@echo "overlays: +debug +trace +kunit +failinject +perf.  Results land in build/results/<time>-<kind>/;"
 	@echo "make bench's in results/<date>-<label>/, in the repository, to commit."
 
 setup:
@@ -123,6 +127,9 @@ unit:
 
 bench:
 	@$(WB) bench
+
+profile:
+	@$(WB) profile $(T)
 
 report:
 	@$(WB) report $(A) $(B) $(RESULTS)

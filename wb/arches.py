@@ -218,6 +218,7 @@ OVERLAYS = {
     "debug": ("debug",),
     "failinject": ("failinject",),
     "kunit": ("kunit",),
+    "perf": ("perf",),
 }
 
 

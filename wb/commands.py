@@ -221,6 +221,50 @@ cmd_run = option("--only", default=os.environ.get("ONLY", ""),
 COMMANDS["run"] = cmd_run
 
 
+def cmd_profile(layout, args):
+    """Where the kernel time of an enable and a CLEAR goes: perf, base against patched."""
+    from . import build, profile, results, run, setup
+    from .arches import target
+    from .errors import WorkbenchError
+    from .known import apply_known_failures
+    from .util import write_atomic
+    targets = [target(t) for t in targets_arg(args.targets)]
+    if not targets:
+        raise WorkbenchError("T= names no target; e.g. T=arm64-4k,riscv64")
+    setup.ensure({t.arch for t in targets}, layout=layout)
+    source.prepare(layout, "patched", ksrc())
+    tree.ensure_worktrees(layout)
+    runs = profile.runs()
+    found, records = {}, []
+    for t in targets:
+        tests = build.build_selftests(layout, "patched", t.arch, args.jobs,
+                                      only=("dirty_log_split_test",))
+        tests["perf"] = profile.build_perf(layout, t.arch, args.jobs)
+        for kernel in ("base", "patched"):
+            variant = build.parse_variant(f"{t.name}-{kernel}+perf")
+            image = build.build_kernel(layout, variant, args.jobs)
+            session = run.boot_variant(layout, variant, image, tests, runs)
+            apply_known_failures(layout, session.records)
+            records += session.records
+            failed = [r for r in session.records if r.status == "fail"]
+            if failed:
+                raise WorkbenchError(
+                    f"{variant.name}: " + "; ".join(f"{r.name}: {r.message or 'failed'}"
+                                                    for r in failed)
+                    + f". Console log: {session.log}")
+            found.setdefault(t.name, {})[kernel] = profile.profiles(session.ktap)
+    profile.require_samples(found)
+    text = profile.report(found)
+    out = results.save(layout, "profile", records, extra={"profile": found})
+    write_atomic(os.path.join(out, "profile.txt"), text)
+    print(text, end="")
+    return 0
+cmd_profile = option("targets", nargs="?", default=os.environ.get("T") or "arm64-4k,riscv64",
+                     help="targets, comma-separated (default arm64-4k,riscv64)")(cmd_profile)
+
+COMMANDS["profile"] = cmd_profile
+
+
 def cmd_compare_dumps(layout, args):
     """Compare the stage-2 tables two variants' last boots left after splits."""
     import difflib

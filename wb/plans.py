@@ -29,6 +29,8 @@ class Run:
     # the run, e.g. a module parameter set and restored.
     before: tuple = ()
     after: tuple = ()
+    # Other binaries the run calls by their /bin path (a wrapper's test).
+    uses: tuple = ()
 
     @property
     def binary(self):
@@ -194,7 +196,7 @@ def _profile_off(run, cpus=PROFILE_CPUS):
 
 
 def binaries(runs):
-    return sorted({r.binary for r in runs if r.binary})
+    return sorted({b for r in runs for b in ((r.binary,) if r.binary else ()) + r.uses})
 
 
 def _split_counts(profile, arches=()):
