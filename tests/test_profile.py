@@ -18,7 +18,7 @@ REPORT = """\
 # #
 #     30.00%           300  kvm_arch_commit_memory_region  [k] stage2_map_walker
 #     10.00%           100  kvm_arch_commit_memory_region  [k] __kvm_pgtable_walk
-#      1.00%            10  kvm_arch_commit_memory_region  [k] _raw_spin_lock
+#      1.00%            10  [k] _raw_spin_lock  kvm_arch_commit_memory_region
 """
 
 

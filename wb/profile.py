@@ -105,9 +105,9 @@ def runs(cells=CELLS, reps=REPS, nbytes=MEMSLOT_BYTES, hz=SAMPLE_HZ):
     return tuple(out)
 
 
-# A perf report line: overhead, samples, then the sort keys, the symbol last
-# ("[k] name"; a parent column, when perf shows it, comes before).
-_LINE = re.compile(r"^\s*\d+(?:\.\d+)?%\s+(\d+)\s+.*\[[k.]\]\s+(\S+)\s*$")
+# A perf report line: overhead, samples, then the sort keys: the symbol
+# ("[k] name") and the parent column that --parent adds, in either order.
+_LINE = re.compile(r"^\s*\d+(?:\.\d+)?%\s+(\d+)\s+.*?\[[k.]\]\s+(\S+)")
 
 
 def parse_report(diag):
