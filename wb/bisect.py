@@ -303,11 +303,16 @@ def run(layout, tally, jobs, targets, commits, built=frozenset(), known=None, ho
             log, problem = _build(layout, u, jobs, tree, series_files, known)
             if problem:
                 kept = _keep_log(layout, log, 0, u)
-                tally.add(Record(stage="bisect", name=f"base: {u}", status="skip",
+                # A fail, not a skip: nothing else builds these, so a
+                # skip would pass make check with the series unchecked for
+                # them (a fresh machine without uuid-dev did exactly that).
+                tally.add(Record(stage="bisect", name=f"base: {u}", status="fail",
                                  target=u.name, message=(
                                      f"{u} {problem}".replace(log, kept)
                                      + "\nThat is on base, before any patch, so no patch "
-                                     "is checked for them.")))
+                                     "is checked for them. If a header or library is "
+                                     "missing, install its package (wb/setup.py lists "
+                                     "them) and run make check again.")))
                 drop(u)
 
     broken = {}

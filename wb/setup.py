@@ -44,7 +44,9 @@ KBUILD_PROGRAMS = ("make", "bc", "flex", "bison", "perl", "rsync", "cpio", "xz",
                    "python3", "tar", "gzip")
 HEADERS = {"/usr/include/openssl/ssl.h": "libssl-dev", "/usr/include/libelf.h": "libelf-dev",
            # the bisect stage's static x86_64 KVM selftests (arches.HOST_SELFTESTS)
-           "/usr/lib/x86_64-linux-gnu/libc.a": "libc6-dev"}
+           "/usr/lib/x86_64-linux-gnu/libc.a": "libc6-dev",
+           # and their vfio library (7.3), built into every x86_64 KVM selftest
+           "/usr/include/uuid/uuid.h": "uuid-dev"}
 
 TOOLS_SUITE = "bookworm-backports"
 
