@@ -53,6 +53,7 @@ help:
 	@echo "                    (built static from the base tree) samples dirty_log_split_test"
 	@echo "                    in base and patched +perf kernels; the top functions of each"
 	@echo "                    ioctl with their share, side by side.  T=arm64-4k,riscv64"
+	@echo "                    REPS= VMs per cell (default 8)"
 	@echo "  make agree A=results/committed B=results/fresh  does a fresh bench reproduce"
 	@echo "                    a committed one? each median inside the other's range, each"
 	@echo "                    ratio's 95% interval overlapping the other's"

@@ -234,7 +234,9 @@ def cmd_profile(layout, args):
     setup.ensure({t.arch for t in targets}, layout=layout)
     source.prepare(layout, "patched", ksrc())
     tree.ensure_worktrees(layout)
-    runs = profile.runs()
+    if args.reps < 1:
+        raise WorkbenchError(f"REPS={args.reps}: make profile needs at least one VM per cell")
+    runs = profile.runs(reps=args.reps)
     found, records = {}, []
     for t in targets:
         tests = build.build_selftests(layout, "patched", t.arch, args.jobs,
@@ -254,13 +256,15 @@ def cmd_profile(layout, args):
                     + f". Console log: {session.log}")
             found.setdefault(t.name, {})[kernel] = profile.profiles(session.ktap)
     profile.require_samples(found)
-    text = profile.report(found)
+    text = profile.report(found, reps=args.reps)
     out = results.save(layout, "profile", records, extra={"profile": found})
     write_atomic(os.path.join(out, "profile.txt"), text)
     print(text, end="")
     return 0
 cmd_profile = option("targets", nargs="?", default=os.environ.get("T") or "arm64-4k,riscv64",
                      help="targets, comma-separated (default arm64-4k,riscv64)")(cmd_profile)
+cmd_profile = option("--reps", type=int, default=int(os.environ.get("REPS") or 8),
+                     help="VMs per cell, each timing its ioctl once (default 8)")(cmd_profile)
 
 COMMANDS["profile"] = cmd_profile
 

@@ -40,6 +40,10 @@ PERF_BUILD_OPTIONS = tuple(f"NO_{x}=1" for x in (
     "LIBZSTD", "LZMA", "ZLIB", "LIBBABELTRACE", "DEMANGLE", "LIBLLVM", "CAPSTONE",
     "LIBPFM4", "SHELLCHECK", "LIBDEBUGINFOD", "AUXTRACE", "RUST"))
 
+# Libraries a static perf needs beyond libc, by arch: gcc 12 compiles
+# riscv64's 1- and 2-byte atomics into libatomic calls.
+PERF_EXTRA_LIBS = {"riscv64": "-latomic"}
+
 PERF_DATA = "/perf.data"
 SAMPLE_HZ = 4000
 MEMSLOT_BYTES = 256 << 20
@@ -73,7 +77,8 @@ def build_perf(layout, arch, jobs):
     # LDFLAGS=-static cannot link.
     run(["make", "-C", os.path.join(layout.tree("base"), "tools", "perf"), f"-j{jobs}",
          f"O={out}", f"ARCH={arch.kernel_arch}", f"CROSS_COMPILE={arch.cross_compile}",
-         "LDFLAGS=-static", *PERF_BUILD_OPTIONS, binary],
+         "LDFLAGS=-static", f"EXTRA_PERFLIBS={PERF_EXTRA_LIBS.get(arch.name, '')}",
+         *PERF_BUILD_OPTIONS, binary],
         f"building perf for {arch.name}", log=os.path.join(out, "build.log"))
     return binary
 
@@ -153,10 +158,10 @@ def table(cell, by_kernel, top=TOP):
     return "\n".join(lines)
 
 
-def report(results):
+def report(results, reps=REPS):
     """results: {target: {kernel: {cell: {function: samples}}}} -> text."""
     out = [f"Kernel samples of the timed ioctl, by function ({SAMPLE_HZ} Hz cpu-clock, "
-           f"{REPS} VMs of {MEMSLOT_BYTES >> 20}M, 1 vCPU; share of the cell's samples):"]
+           f"{reps} VMs of {MEMSLOT_BYTES >> 20}M, 1 vCPU; share of the cell's samples):"]
     for target, by_kernel in results.items():
         order = [Cell(*c).name for c in CELLS]
         cells = sorted({c for p in by_kernel.values() for c in p},
