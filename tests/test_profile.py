@@ -1,6 +1,11 @@
 """make profile (wb/profile.py): the plan it boots and the report it prints."""
 
+import argparse
+import os
+import tempfile
 import unittest
+from types import SimpleNamespace
+from unittest import mock
 
 from wb import plans, profile
 from wb.arches import TARGETS
@@ -73,6 +78,46 @@ class ProfileReportTest(unittest.TestCase):
     def test_a_cell_without_samples_is_a_clear_error(self):
         with self.assertRaisesRegex(WorkbenchError, "arm64-4k patched profile.x.clear"):
             profile.require_samples({"arm64-4k": {"patched": {"profile.x.clear": {}}}})
+
+
+class ProfileCommandTest(unittest.TestCase):
+    def test_a_target_that_fails_leaves_the_finished_ones_saved(self):
+        from wb import commands
+        def boot(layout, variant, image, tests, runs):
+            return SimpleNamespace(records=[], log="console.log", ktap=parse(
+                "KTAP version 1\n1..1\n" + REPORT + "ok 1 profile.anonymous_thp.enable.report\n"))
+
+        def perf(layout, arch, jobs):
+            if arch.name == "riscv64":
+                raise WorkbenchError("building perf for riscv64 failed")
+            return "/perf"
+
+        with tempfile.TemporaryDirectory() as build, \
+                mock.patch("wb.setup.ensure"), mock.patch("wb.source.prepare"), \
+                mock.patch("wb.tree.ensure_worktrees"), \
+                mock.patch("wb.build.build_selftests", return_value={}), \
+                mock.patch("wb.build.build_kernel", return_value="Image"), \
+                mock.patch("wb.profile.build_perf", side_effect=perf), \
+                mock.patch("wb.run.boot_variant", side_effect=boot), \
+                mock.patch("wb.results.environment", return_value={}):
+            layout = Layout(repo=Layout.from_env().repo, build=build)
+            args = argparse.Namespace(targets="arm64-4k,riscv64", reps=2, jobs=2)
+            with self.assertRaisesRegex(WorkbenchError, "finished \\(arm64-4k\\) are saved"):
+                commands.cmd_profile(layout, args)
+            saved = os.listdir(os.path.join(build, "results"))
+            self.assertEqual(len(saved), 1)
+            with open(os.path.join(build, "results", saved[0], "profile.txt")) as f:
+                text = f.read()
+        self.assertIn("arm64-4k profile.anonymous_thp.enable: base 410 samples", text)
+        self.assertNotIn("riscv64", text)
+
+    def test_reps_below_one_is_refused_before_any_work(self):
+        from wb import commands
+        with mock.patch("wb.setup.ensure") as ensure:
+            with self.assertRaisesRegex(WorkbenchError, "REPS=0"):
+                commands.cmd_profile(Layout.from_env(), argparse.Namespace(
+                    targets="arm64-4k", reps=0, jobs=2))
+        ensure.assert_not_called()
 
 
 if __name__ == "__main__":

@@ -231,34 +231,48 @@ def cmd_profile(layout, args):
     targets = [target(t) for t in targets_arg(args.targets)]
     if not targets:
         raise WorkbenchError("T= names no target; e.g. T=arm64-4k,riscv64")
+    if args.reps < 1:
+        raise WorkbenchError(f"REPS={args.reps}: make profile needs at least one VM per cell")
     setup.ensure({t.arch for t in targets}, layout=layout)
     source.prepare(layout, "patched", ksrc())
     tree.ensure_worktrees(layout)
-    if args.reps < 1:
-        raise WorkbenchError(f"REPS={args.reps}: make profile needs at least one VM per cell")
     runs = profile.runs(reps=args.reps)
     found, records = {}, []
-    for t in targets:
-        tests = build.build_selftests(layout, "patched", t.arch, args.jobs,
-                                      only=("dirty_log_split_test",))
-        tests["perf"] = profile.build_perf(layout, t.arch, args.jobs)
-        for kernel in ("base", "patched"):
-            variant = build.parse_variant(f"{t.name}-{kernel}+perf")
-            image = build.build_kernel(layout, variant, args.jobs)
-            session = run.boot_variant(layout, variant, image, tests, runs)
-            apply_known_failures(layout, session.records)
-            records += session.records
-            failed = [r for r in session.records if r.status == "fail"]
-            if failed:
-                raise WorkbenchError(
-                    f"{variant.name}: " + "; ".join(f"{r.name}: {r.message or 'failed'}"
-                                                    for r in failed)
-                    + f". Console log: {session.log}")
-            found.setdefault(t.name, {})[kernel] = profile.profiles(session.ktap)
+
+    def save(done):
+        out = results.save(layout, "profile", records, extra={"profile": done})
+        text = profile.report(done, reps=args.reps)
+        write_atomic(os.path.join(out, "profile.txt"), text)
+        return out, text
+
+    try:
+        for t in targets:
+            tests = build.build_selftests(layout, "patched", t.arch, args.jobs,
+                                          only=("dirty_log_split_test",))
+            tests["perf"] = profile.build_perf(layout, t.arch, args.jobs)
+            for kernel in ("base", "patched"):
+                variant = build.parse_variant(f"{t.name}-{kernel}+perf")
+                image = build.build_kernel(layout, variant, args.jobs)
+                session = run.boot_variant(layout, variant, image, tests, runs)
+                apply_known_failures(layout, session.records)
+                records += session.records
+                failed = [r for r in session.records if r.status == "fail"]
+                if failed:
+                    raise WorkbenchError(
+                        f"{variant.name}: " + "; ".join(f"{r.name}: {r.message or 'failed'}"
+                                                        for r in failed)
+                        + f". Console log: {session.log}")
+                found.setdefault(t.name, {})[kernel] = profile.profiles(session.ktap)
+    except WorkbenchError as e:
+        # An hour of boots is not thrown away with the target that failed.
+        done = {t: by_kernel for t, by_kernel in found.items() if len(by_kernel) == 2}
+        if not done:
+            raise
+        out, _ = save(done)
+        raise WorkbenchError(f"{e}\nThe targets that finished ({', '.join(done)}) are "
+                             f"saved: {os.path.relpath(out)}/profile.txt") from None
     profile.require_samples(found)
-    text = profile.report(found, reps=args.reps)
-    out = results.save(layout, "profile", records, extra={"profile": found})
-    write_atomic(os.path.join(out, "profile.txt"), text)
+    out, text = save(found)
     print(text, end="")
     return 0
 cmd_profile = option("targets", nargs="?", default=os.environ.get("T") or "arm64-4k,riscv64",
