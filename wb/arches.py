@@ -43,6 +43,8 @@ class Arch:
     eager: tuple = ()
     # Kernel functions make bench COUNTS=1 counts (a +trace kernel).
     count_functions: tuple = ()
+    # Libraries make profile's static perf needs beyond libc.
+    perf_libs: str = ""
     # make bench's cost model, from dirty_log_split_test under QEMU TCG on 2
     # cores: seconds per guest page per repetition (populate and dirty
     # pass), extra per page when anonymous memory faults 4K at a time, and
@@ -98,6 +100,8 @@ ARCHES = {
         # Debian's riscv64 gcc 12 does not provide.
         selftests=tuple(t for t in COMMON_SELFTESTS if t != "memslot_perf_test"),
         count_functions=RISCV_SPLIT_PROFILE,
+        # gcc 12 compiles 1- and 2-byte atomics into libatomic calls.
+        perf_libs="-latomic",
         # 128M: 1.25 s per repetition
         page_seconds=20e-6, anon_page_seconds=30e-6, boot_seconds=15.0,
     ),

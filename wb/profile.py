@@ -26,7 +26,6 @@ matched sample count, at a fixed rate, stands for the ioctl's total time.
 
 import os
 import re
-from dataclasses import dataclass
 
 from . import plans
 from .errors import WorkbenchError
@@ -39,10 +38,6 @@ PERF_BUILD_OPTIONS = tuple(f"NO_{x}=1" for x in (
     "GTK2", "LIBNUMA", "LIBAUDIT", "LIBCRYPTO", "LIBBPF", "JEVENTS", "BPF_SKEL", "LIBCAP",
     "LIBZSTD", "LZMA", "ZLIB", "LIBBABELTRACE", "DEMANGLE", "LIBLLVM", "CAPSTONE",
     "LIBPFM4", "SHELLCHECK", "LIBDEBUGINFOD", "AUXTRACE", "RUST"))
-
-# Libraries a static perf needs beyond libc, by arch: gcc 12 compiles
-# riscv64's 1- and 2-byte atomics into libatomic calls.
-PERF_EXTRA_LIBS = {"riscv64": "-latomic"}
 
 PERF_DATA = "/perf.data"
 SAMPLE_HZ = 4000
@@ -77,27 +72,21 @@ def build_perf(layout, arch, jobs):
     # LDFLAGS=-static cannot link.
     run(["make", "-C", os.path.join(layout.tree("base"), "tools", "perf"), f"-j{jobs}",
          f"O={out}", f"ARCH={arch.kernel_arch}", f"CROSS_COMPILE={arch.cross_compile}",
-         "LDFLAGS=-static", f"EXTRA_PERFLIBS={PERF_EXTRA_LIBS.get(arch.name, '')}",
+         "LDFLAGS=-static", f"EXTRA_PERFLIBS={arch.perf_libs}",
          *PERF_BUILD_OPTIONS, binary],
         f"building perf for {arch.name}", log=os.path.join(out, "build.log"))
     return binary
 
 
-@dataclass(frozen=True)
-class Cell:
-    backing: str
-    path: str
-
-    @property
-    def name(self):
-        return f"profile.{self.backing}.{self.path}"
+def cell_name(backing, path):
+    return f"profile.{backing}.{path}"
 
 
 def runs(cells=CELLS, reps=REPS, nbytes=MEMSLOT_BYTES, hz=SAMPLE_HZ):
     """The plan: per cell, the test under perf record, then perf report."""
     out = []
     for backing, path in cells:
-        cell = Cell(backing, path)
+        name = cell_name(backing, path)
         test = plans.split_run(backing, path, nbytes, 1, reps)
         record = ("perf", "record", "-q", "-e", "cpu-clock:k", "-F", str(hz), "-g",
                   "--kernel-callchains", "-B", "-N", "-o", PERF_DATA, "--",
@@ -105,8 +94,8 @@ def runs(cells=CELLS, reps=REPS, nbytes=MEMSLOT_BYTES, hz=SAMPLE_HZ):
         report = ("perf", "report", "-i", PERF_DATA, "--stdio", "-n", "--no-children",
                   "-g", "none", "--sort", "sym", "--parent", PARENT[path],
                   "--exclude-other")
-        out.append(plans.Run(cell.name, record, timeout=900, uses=(test.argv[0],)))
-        out.append(plans.Run(cell.name + ".report", report, timeout=600, takes_mode=False))
+        out.append(plans.Run(name, record, timeout=900, uses=(test.argv[0],)))
+        out.append(plans.Run(name + ".report", report, timeout=600, takes_mode=False))
     return tuple(out)
 
 
@@ -119,7 +108,7 @@ def parse_report(diag):
     """{function: samples} from a perf report's lines."""
     counts = {}
     for line in diag:
-        m = _LINE.match(line.lstrip("# ").rstrip() if line.startswith("# ") else line)
+        m = _LINE.match(line)
         if m:
             counts[m.group(2)] = counts.get(m.group(2), 0) + int(m.group(1))
     return counts
@@ -163,7 +152,7 @@ def report(results, reps=REPS):
     out = [f"Kernel samples of the timed ioctl, by function ({SAMPLE_HZ} Hz cpu-clock, "
            f"{reps} VMs of {MEMSLOT_BYTES >> 20}M, 1 vCPU; share of the cell's samples):"]
     for target, by_kernel in results.items():
-        order = [Cell(*c).name for c in CELLS]
+        order = [cell_name(*c) for c in CELLS]
         cells = sorted({c for p in by_kernel.values() for c in p},
                        key=lambda c: (order.index(c) if c in order else len(order), c))
         for cell in cells:
