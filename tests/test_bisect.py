@@ -212,6 +212,7 @@ class StaticChecksTest(unittest.TestCase):
     # -- W=1 and sparse ----------------------------------------------------
 
     def test_new_warning_fails_naming_the_patch_and_the_check(self):
+        self.commit_to_ksrc(MMU, "int z;\n")
         self.commit_to_ksrc("arch/fake/kvm/warnings",
                             f"../{MMU}:10:5: warning: old one [-Wold]\n")
         self.series((MMU, "int a;\n", "KVM: arm64: Change the fake mmu"),
@@ -235,6 +236,7 @@ class StaticChecksTest(unittest.TestCase):
 
     def test_same_warnings_as_base_pass(self):
         line = f"../{MMU}:10:5: warning: old one [-Wold]\n"
+        self.commit_to_ksrc(MMU, "int z;\n")
         self.commit_to_ksrc("arch/fake/kvm/warnings", line)
         self.series((MMU, "int a;\n", "KVM: arm64: Change the fake mmu"),
                     ("arch/fake/kvm/warnings", line.replace(":10:", ":99:"),
@@ -243,6 +245,29 @@ class StaticChecksTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         w1 = [r for r in tally.records if r.name == "W=1/sparse fake"][0]
         self.assertEqual((w1.values["base_warnings"], w1.values["patched_warnings"]), ([1], [1]))
+
+    def test_w1_compiles_only_what_the_series_changes(self):
+        # A warning in a file the series does not change is not printed at
+        # all: only mmu.o is compiled.
+        self.commit_to_ksrc("arch/fake/kvm/warnings",
+                            "../arch/fake/kvm/other.c:3:1: warning: elsewhere [-Wx]\n")
+        self.series((MMU, "int a;\n", "KVM: arm64: Change the fake mmu"))
+        rc, progress, out, tally = self.check()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("make W=1 C=1 arch/fake/kvm/mmu.o", progress)
+        w1 = [r for r in tally.records if r.name == "W=1/sparse fake"][0]
+        self.assertEqual((w1.values["base_warnings"], w1.values["patched_warnings"]), ([0], [0]))
+
+    def test_w1_file_the_series_adds_is_compiled_on_patched_only(self):
+        new = "arch/fake/kvm/split.c"
+        self.series((new, "int b;\n", "KVM: arm64: Add a file"),
+                    ("arch/fake/kvm/warnings",
+                     f"../{new}:1:5: warning: new file warns [-Wnew]\n",
+                     "KVM: arm64: Make it warn"))
+        rc, progress, out, tally = self.check()
+        self.assertEqual(rc, 1, out)
+        self.assertIn(f"has none of {new[:-2]}.o; nothing to compile", progress)
+        self.assertIn(f"[gcc W=1] ../{new}:1:5: warning: new file warns", out)
 
     def test_sparse_that_kbuild_refuses_is_a_skip_not_a_pass(self):
         self.series((MMU, "int a;\n", "KVM: arm64: Change the fake mmu"))
@@ -329,19 +354,36 @@ class RulesTest(unittest.TestCase):
         self.assertEqual([list(map(str, p)) for _, _, p in steps],
                          [["selftests arm64"], [], ["kernel arm64-4k"], []])
 
-    def test_w1_directories_of_the_series(self):
+    def test_w1_targets_of_the_series(self):
         paths = ["arch/arm64/kvm/mmu.c", "arch/arm64/include/asm/kvm_pkvm.h",
                  "arch/arm64/kvm/hyp/pgtable.c", "arch/riscv/kvm/gstage.c",
                  "arch/riscv/include/asm/kvm_host.h",
                  "Documentation/admin-guide/kernel-parameters.txt",
                  "tools/testing/selftests/kvm/lib/kvm_util.c"]
-        self.assertEqual(warn.touched_dirs(paths, "arm64"), ["arch/arm64/kvm/"])
-        self.assertEqual(warn.touched_dirs(paths, "riscv"), ["arch/riscv/kvm/"])
-        self.assertEqual(warn.touched_dirs(["virt/kvm/kvm_main.c", "mm/huge_memory.c",
-                                            "include/linux/mm.h", "arch/arm64/mm/mmu.c"],
-                                           "arm64"),
-                         ["arch/arm64/kvm/", "arch/arm64/mm/", "mm/"])
-        self.assertEqual(warn.touched_dirs(["tools/testing/selftests/kvm/x.c"], "arm64"), [])
+        # The nVHE hypervisor compiles hyp/pgtable.c again.
+        self.assertEqual(warn.touched_targets(paths, "arm64"),
+                         ["arch/arm64/kvm/hyp/nvhe/", "arch/arm64/kvm/hyp/pgtable.o",
+                          "arch/arm64/kvm/mmu.o"])
+        self.assertEqual(warn.touched_targets(paths, "riscv"), ["arch/riscv/kvm/gstage.o"])
+        # virt/kvm is built by the arch's KVM directory, which then covers
+        # everything below it.
+        self.assertEqual(warn.touched_targets(["virt/kvm/kvm_main.c", "mm/huge_memory.c",
+                                               "include/linux/mm.h", "arch/arm64/mm/mmu.c",
+                                               "arch/arm64/kvm/arm.c"], "arm64"),
+                         ["arch/arm64/kvm/", "arch/arm64/mm/mmu.o", "mm/huge_memory.o"])
+        # A header alone: the KVM directory compiles it.
+        self.assertEqual(warn.touched_targets(["arch/riscv/include/asm/kvm_gstage.h"], "riscv"),
+                         ["arch/riscv/kvm/"])
+        self.assertEqual(warn.touched_targets(["arch/riscv/kvm/Makefile"], "riscv"),
+                         ["arch/riscv/kvm/"])
+        # A Makefile that adds an object the series adds: the object.
+        self.assertEqual(warn.touched_targets(["arch/arm64/kvm/Makefile",
+                                               "arch/arm64/kvm/pgtable_test.c"], "arm64"),
+                         ["arch/arm64/kvm/pgtable_test.o"])
+        self.assertEqual(warn.touched_targets(["arch/arm64/kvm/hyp/Makefile",
+                                               "arch/arm64/kvm/mmu.c"], "arm64"),
+                         ["arch/arm64/kvm/hyp/", "arch/arm64/kvm/mmu.o"])
+        self.assertEqual(warn.touched_targets(["tools/testing/selftests/kvm/x.c"], "arm64"), [])
 
 
 class DiagnosticsTest(unittest.TestCase):
