@@ -208,9 +208,12 @@ EXPERIMENTS = {
     # "leaf-only"): measured and dropped, see series/arm64/cover.  Only a
     # 4K granule has level-1 blocks a guest can get (1G; 64G at 16K).
     "leafonly": Experiment("experiments/arm64-leaf-only", ("arm64-4k",)),
-    # The series less its table fill (series/arm64 patch 2), to time that
-    # patch alone: split tables built by the map walker again.
+    # The series less its table fill (series/arm64 patches 2 and 3), to time
+    # them alone: split tables built by the map walker again.
     "nofill": Experiment("experiments/arm64-no-fill", ("arm64-4k",)),
+    # The series less patch 3: a split table's references taken one per
+    # entry again, to time that patch alone.
+    "refloop": Experiment("experiments/arm64-ref-loop", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.
