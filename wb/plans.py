@@ -218,8 +218,12 @@ def _split_counts(profile, arches=()):
 # mapped with pages (anonymous: the split finds nothing to do), with THP
 # and with 2M hugetlb.  Needs a +trace kernel.
 # stage2_map_walker: one per entry of the tables a split builds, until the
-# series fills them without a walk.
-WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage2_map_walker"))
+# series fills them without a walk.  kvm_host_get_page: one reference on a
+# table per entry written, until series/arm64 patch 3 adds a table of
+# leaves' at once.  __kvm_tlb_flush_vmid_ipa: one break-before-make TLB
+# invalidation per block split (VHE, where kvm_call_hyp() is a call).
+WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage2_map_walker",
+                             "kvm_host_get_page", "__kvm_tlb_flush_vmid_ipa"))
 
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
@@ -570,6 +574,9 @@ PLANS = {
     "walk-counts": WALK_COUNTS,
     "walk-counts-1g": WALK_COUNTS_1G,
     "stage2-dumps": STAGE2_DUMPS,
+    # Both proofs of a walker or table-building change in one boot: calls,
+    # and the tables after each split (compare-dumps reads them).
+    "split-proof": WALK_COUNTS + STAGE2_DUMPS,
     "stage2-dumps-1g": STAGE2_DUMPS_1G,
     "granule-check": GRANULE_CHECK,
     "granule-backings": GRANULE_BACKINGS,
