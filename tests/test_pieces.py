@@ -143,10 +143,13 @@ class PlanTest(unittest.TestCase):
                     if "-p" in r.argv:
                         gpa = r.argv[r.argv.index("-p") + 1]
                         self.assertRegex(gpa, r"^(0x[0-9a-f]+|\{gpa-4g-pmd\})$", r.name)
-        unaligned = [r for r in plans.STAGE2_DUMPS if r.name == "dump.thp.unaligned.enable"]
-        for target, gpa in (("arm64-4k", "0x100200000"), ("arm64-64k", "0x120000000")):
-            argv = plans.argv(unaligned[0], TARGETS[target])
+        offset = [r for r in plans.STAGE2_DUMPS if r.name == "dump.thp.offset.enable"]
+        for target, gpa, size in (("arm64-4k", "0x100200000", "256M"),
+                                  ("arm64-64k", "0x120000000", "1G")):
+            argv = plans.argv(offset[0], TARGETS[target])
             self.assertEqual(argv[argv.index("-p") + 1], gpa)
+            # dirty_log_split_test refuses a memslot that is not whole THP pages.
+            self.assertEqual(argv[argv.index("-b") + 1], size)
         sv39 = [r for r in plans.RISCV_MODES if r.name == "sv39x4.split.thp.clear_256K"]
         # QEMU 10 runs each g-stage mode at the top of its address space
         self.assertEqual(plans.argv(sv39[0], TARGETS["riscv64"])[-3:],
