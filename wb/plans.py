@@ -94,8 +94,8 @@ def argv(run, target):
     (2M at 4K, 32M at 16K, 512M at 64K: smaller hugetlb pages of 16K and
     64K kernels are contiguous PTEs, which the stage-2 maps with pages);
     {size}, the target's memslot size for a split (a 64K THP block is
-    512M), {gpa-4g-pmd}, the
-    guest-physical address one block past 4G, and {slots}, how many
+    512M), {gpa-4g-pmd}, the guest-physical address one block past 4G,
+    and {slots}, how many
     memslots of whole blocks it splits into (4; 2 at 64K), and
     {min-clear}, the smallest CLEAR chunk (64 pages); and {eager}, which asks for eager splitting in PMD-sized chunks
     where that has to be asked for (the arch's eager arguments).
@@ -400,10 +400,9 @@ VM_TEARDOWN = tuple(Run(f"teardown.{i}", ("dirty_log_test", "-h"), arches=("arm6
 # line (make compare-dumps), on both paths: memory already mapped with pages,
 # THP and hugetlb blocks at the granule's PMD level; several memslots; and a
 # memslot that starts one PMD block into a level-1 region, so that walks
-# begin and end inside level-2 tables.  (It used to end half-way through a
-# block too, but dirty_log_split_test now refuses a memslot that is not
-# whole THP pages.)  Needs an arm64 +trace kernel
-# (CONFIG_PTDUMP_STAGE2_DEBUGFS).
+# begin and end inside level-2 tables (whole blocks: dirty_log_split_test
+# refuses a memslot that is not whole THP pages).  Needs an arm64 +trace
+# kernel (CONFIG_PTDUMP_STAGE2_DEBUGFS).
 def _dump(name, path, *args, hugepages=()):
     return Run(f"dump.{name}.{path}",
                ("dirty_log_split_test", "-i", "1", "-t", path, "-d") + args,
