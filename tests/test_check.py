@@ -121,6 +121,19 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(tally.count("xfail"), 3)
         self.assertEqual(tally.count("fail"), 0)
 
+    def test_failure_the_series_claims_to_fix_still_fails_on_patched(self):
+        self.patch_series("tools/testing/selftests/kvm/behaviour.dirty_log_test", "fail\n",
+                          "KVM: selftests: Break the test")
+        with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
+            f.write("fake  dirty_log_test.thp  a bug in base, fixed by series/fake-fixes\n")
+        with quiet():
+            tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
+                                    runs=RUNS, ksrc=self.wb.ksrc, bisect=False,
+                                    warnings=False)
+        self.assertEqual([(r.kernel, r.status) for r in tally.records
+                          if r.name == "dirty_log_test.thp"],
+                         [("base", "xfail"), ("patched", "fail")])
+
     def test_patched_kernel_runs_again_with_debug_options(self):
         with quiet():
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,

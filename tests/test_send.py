@@ -112,6 +112,19 @@ class SeriesTest(unittest.TestCase):
                                                    "thing.patch")))["Subject"],
                          "[PATCH 1/1] KVM: arm64: Correct a thing")
 
+    def test_a_lone_patch_goes_without_a_cover_letter(self):
+        os.unlink(os.path.join(self.wb.layout.series, "arm64", "cover"))
+        with quiet():
+            tree.export(self.wb.layout)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.wb.layout.series, "arm64"))),
+                         ["0001-KVM-arm64-Correct-a-thing.patch"])
+        self.write()
+        self.assertEqual(self.files("arm64"), ["0001-KVM-arm64-Correct-a-thing.patch"])
+        text = read(os.path.join(self.out, "arm64", "0001-KVM-arm64-Correct-a-thing.patch"))
+        self.assertEqual(headers(text)["Subject"], "[PATCH] KVM: arm64: Correct a thing")
+        self.assertEqual(text.split("\n---\n", 1)[0].count("Signed-off-by:"), 1)
+        self.assertRegex(text, r"\n\nbase-commit: [0-9a-f]{40}\n$")
+
     def test_a_series_tag_file_marks_it_rfc(self):
         self.wb.write_patch("arm64", "tag", "RFC PATCH\n")
         self.write()
@@ -229,12 +242,12 @@ class SeriesTest(unittest.TestCase):
                          first)
 
     def test_placeholder_cover_is_refused(self):
-        os.unlink(os.path.join(self.wb.layout.series, "arm64", "cover"))
+        os.unlink(os.path.join(self.wb.layout.series, "selftests", "cover"))
         with quiet():
             tree.export(self.wb.layout)
         written, failed = self.write()
-        self.assertEqual(list(written), ["selftests"])
-        self.assertIn("write series/arm64/cover", failed["arm64"])
+        self.assertEqual(list(written), ["arm64"])
+        self.assertIn("write series/selftests/cover", failed["selftests"])
 
 
 class SignoffTest(unittest.TestCase):

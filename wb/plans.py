@@ -51,6 +51,8 @@ CHECK = (
     Run("dirty_log_test.hugetlb_2mb", ("dirty_log_test", "-s", "anonymous_hugetlb_2mb"),
         hugepages=((2048, DIRTY_LOG_TEST_2M_PAGES),)),
     Run("page_fault_test", ("page_fault_test",), arches=("arm64",)),
+    # A dirty ring must log writes to memory mapped before logging began.
+    Run("dirty_ring_enable_test", ("dirty_ring_enable_test",), takes_mode=False),
     # Every page written after an eager split must be reported dirty.
     Run("dirty_log_split_test.thp",
         ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "128M", "-i", "1")),
@@ -385,6 +387,12 @@ RISCV_SPLIT_FALLBACK = tuple(
 PAGE_FAULT_REPEAT = tuple(Run(f"page_fault_test.{i}", ("page_fault_test",), arches=("arm64",))
                           for i in range(1, 9))
 
+# page_fault_test given half an hour: a run that times out at make check's
+# 300 s, e.g. at 16K, is it hung or slow?  Its progress is pr_debug, so only
+# the duration line tells.
+PAGE_FAULT_LONG = (Run("page_fault_test.long", ("page_fault_test",), arches=("arm64",),
+                       timeout=1800),)
+
 # VM teardown over an empty IPA space.  Every arm64 selftest process first
 # creates and destroys a VM with the largest IPA size the host offers
 # (aarch64_get_supported_page_sizes()), before it parses its options: so
@@ -468,6 +476,7 @@ GRANULE_CHECK = (
         ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-i", "1", "-t", "clear",
          "-C", "{min-clear}")),
     Run("page_fault_test", ("page_fault_test",)),
+    Run("dirty_ring_enable_test", ("dirty_ring_enable_test",), takes_mode=False),
 )
 GRANULE_CHECK = tuple(Run(r.name, r.argv, r.timeout, ("arm64",), r.takes_mode, r.hugepages)
                       for r in GRANULE_CHECK)
@@ -588,6 +597,7 @@ PLANS = {
     "pkvm-eager": PKVM_EAGER,
     "split-test-edges": SPLIT_TEST_EDGES,
     "page-fault-repeat": PAGE_FAULT_REPEAT,
+    "page-fault-long": PAGE_FAULT_LONG,
     "vm-teardown": VM_TEARDOWN,
     "riscv-split-counts": RISCV_SPLIT_COUNTS,
     "riscv-eager": RISCV_EAGER,

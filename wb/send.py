@@ -196,6 +196,23 @@ def _read(path):
         return f.read()
 
 
+def _lone_patch(layout, path, who, base_commit):
+    """A series of one patch without a cover letter: "[PATCH]", and the
+    base-commit below the diff, where git format-patch --base puts it."""
+    head, body = _split_mail(_read(path), path)
+    to, cc = recipients(layout.tree("base"), path)
+    head = rewrite_headers(head, who, _read_tag(layout, os.path.dirname(path)), to, cc)
+    body = add_signoff(body, who).rstrip("\n") + f"\n\nbase-commit: {base_commit}\n"
+    slug = os.path.basename(path).split("-", 1)[-1]
+    return Outgoing(f"0001-{slug}", head + "\n" + body, to, cc)
+
+
+def _read_tag(layout, series_dir):
+    """series/<name>/tag, e.g. "RFC PATCH", replaces the subject tag "PATCH"."""
+    tag_path = os.path.join(series_dir, "tag")
+    return _read(tag_path).strip() if os.path.exists(tag_path) else "PATCH"
+
+
 def build_series(layout, name, who, base_commit):
     """[Outgoing] for one series, cover letter first; [] when it has no patches."""
     patches = tree.patch_files(layout, name)
@@ -203,6 +220,8 @@ def build_series(layout, name, who, base_commit):
         return []
     total = len(patches)
     cover_path = os.path.join(layout.series, name, COVER)
+    if total == 1 and not os.path.exists(cover_path):
+        return [_lone_patch(layout, patches[0], who, base_commit)]
     if not os.path.exists(cover_path):
         raise WorkbenchError(f"{cover_path} is missing; run 'make export' to write the "
                              f"cover letter from series/{name}/cover")
@@ -212,9 +231,7 @@ def build_series(layout, name, who, base_commit):
                              f"placeholder: write series/{name}/cover (subject line, blank "
                              "line, text) and run 'make export'")
     base_tree = layout.tree("base")
-    # series/<name>/tag, e.g. "RFC PATCH", replaces the subject tag "PATCH".
-    tag_path = os.path.join(layout.series, name, "tag")
-    tag = _read(tag_path).strip() if os.path.exists(tag_path) else "PATCH"
+    tag = _read_tag(layout, os.path.join(layout.series, name))
     out = []
     for n, path in enumerate(patches, 1):
         head, body = _split_mail(_read(path), path)
@@ -278,9 +295,11 @@ def write_series(layout, who):
             _replace_dir(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        cover = msgs[0]
-        progress("series", f"{name}: {len(msgs) - 1} patch(es) + cover letter in "
-                           f"{os.path.relpath(dest)}; To: {len(cover.to)}, Cc: {len(cover.cc)}")
+        first = msgs[0]
+        what = ("1 patch, no cover letter" if first.name != COVER
+                else f"{len(msgs) - 1} patch(es) + cover letter")
+        progress("series", f"{name}: {what} in "
+                           f"{os.path.relpath(dest)}; To: {len(first.to)}, Cc: {len(first.cc)}")
         written[name] = dest
     return written, failed
 
@@ -295,7 +314,7 @@ def print_send_help(written, who):
     if not written:
         print("no series has patches; nothing to send")
         return
-    print(f"\nFrom: {who}; base-commit: in each cover letter; To:/Cc: in each file "
+    print(f"\nFrom: {who}; base-commit: in each cover letter (a lone patch: below its diff); To:/Cc: in each file "
           "(from get_maintainer.pl).")
     print("Check, then send each series (git send-email asks 'To whom...?': press "
           "Enter, the files name their recipients):")

@@ -278,6 +278,10 @@ def _assign(layout, repo):
     return groups
 
 
+def _has_cover(layout, name):
+    return os.path.exists(os.path.join(layout.series, name, "cover"))
+
+
 def _cover_text(layout, name):
     path = os.path.join(layout.series, name, "cover")
     try:
@@ -302,8 +306,10 @@ def export(layout, dest=None, quiet=False):
                 git(repo, "branch", "-f", EXPORT_BRANCH, shas[-1])
                 git(repo, "config", f"branch.{EXPORT_BRANCH}.description",
                     _cover_text(layout, name))
-                git(repo, "format-patch", "-q", "--zero-commit", "--no-signature",
-                    "--cover-letter", "--cover-from-description=subject",
+                # A lone patch goes out without a cover letter, unless one is written.
+                cover = (["--cover-letter", "--cover-from-description=subject"]
+                         if len(shas) > 1 or _has_cover(layout, name) else [])
+                git(repo, "format-patch", "-q", "--zero-commit", "--no-signature", *cover,
                     "--no-encode-email-headers", "--abbrev=12",
                     "-o", tmp, f"{start}..{EXPORT_BRANCH}", env=ISOLATED)
                 git(repo, "branch", "-D", EXPORT_BRANCH)
