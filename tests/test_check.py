@@ -108,11 +108,15 @@ class CheckTest(unittest.TestCase):
         self.assertIn("did not survive olddefconfig", out)
         self.assertIn("CONFIG_FAKE_DROPPED=y (got n)", out)
 
-    def test_known_failure_on_both_kernels_is_xfail(self):
+    def break_thp_test_listed_as(self, reason):
+        """dirty_log_test.thp fails on every kernel; known-failures gives reason."""
         self.patch_series("tools/testing/selftests/kvm/behaviour.dirty_log_test", "fail\n",
                           "KVM: selftests: Break the test")
         with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
-            f.write("fake  dirty_log_test.thp  fails on base too\n")
+            f.write(f"fake  dirty_log_test.thp  {reason}\n")
+
+    def test_known_failure_on_both_kernels_is_xfail(self):
+        self.break_thp_test_listed_as("fails on base too")
         with quiet():
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
                                     runs=RUNS + (plans.Run("pft", ("page_fault_test",)),),
@@ -122,10 +126,7 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(tally.count("fail"), 0)
 
     def test_failure_the_series_claims_to_fix_still_fails_on_patched(self):
-        self.patch_series("tools/testing/selftests/kvm/behaviour.dirty_log_test", "fail\n",
-                          "KVM: selftests: Break the test")
-        with open(os.path.join(self.wb.repo, "known-failures"), "a") as f:
-            f.write("fake  dirty_log_test.thp  a bug in base, fixed by series/fake-fixes\n")
+        self.break_thp_test_listed_as("a bug in base, fixed by series/fake-fixes")
         with quiet():
             tally = check.run_check(self.wb.layout, 2, targets=("fake",), unit=False,
                                     runs=RUNS, ksrc=self.wb.ksrc, bisect=False,
