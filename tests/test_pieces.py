@@ -101,6 +101,14 @@ class SplatsTest(unittest.TestCase):
 
 
 class PlanTest(unittest.TestCase):
+    def test_every_plan_runs_only_selftests_the_build_makes(self):
+        from wb.arches import ARCHES
+        for name, runs in plans.PLANS.items():
+            for arch in ARCHES.values():
+                built = {os.path.basename(t) for t in arch.selftests}
+                needed = set(plans.binaries(plans.select(runs, arch)))
+                self.assertLessEqual(needed, built, f"plan {name} on {arch.name}")
+
     def test_sizes_read_back_as_written(self):
         for nbytes in (1 << 30, 512 << 20, 64 << 10, 1000, 3 << 29):
             self.assertEqual(plans.parse_size(plans.size_arg(nbytes)), nbytes)

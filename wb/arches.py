@@ -67,6 +67,7 @@ COMMON_SELFTESTS = (
     "memslot_modification_stress_test",
     "set_memory_region_test",
     "dirty_log_split_test",
+    "dirty_ring_enable_test",
 )
 
 ARCHES = {

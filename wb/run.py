@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import boot, plans, results, splats
+from .errors import WorkbenchError
 from .ktap import parse
 from .results import Record
 from .util import progress, write_atomic
@@ -62,6 +63,11 @@ def boot_variant(layout, variant, image, tests, runs, timeout=None, cmdline=(),
     every console line as it arrives; mem: the guest's memory; smp: the
     guest's CPUs, if not the arch's.
     """
+    missing = [b for b in plans.binaries(runs) if b not in tests]
+    if missing:
+        raise WorkbenchError(
+            f"the plan runs {', '.join(missing)}, which the {variant.arch.name} selftest "
+            "build does not make: add it to that arch's selftests in wb/arches.py")
     target = variant.target
     work = layout.runs(variant.name)
     init = boot.build_init(layout, variant.arch, layout.path("initramfs"))
