@@ -215,6 +215,10 @@ EXPERIMENTS = {
     # The series less patch 3: a split table's references taken one per
     # entry again, to time that patch alone.
     "refloop": Experiment("experiments/arm64-ref-loop", ("arm64-4k",)),
+    # One TLB invalidation per batch of split blocks instead of one per
+    # block: a candidate for the series, measured against it (CHUNK=1G; with
+    # the default PMD chunk a split call has one block, nothing to batch).
+    "batchtlbi": Experiment("experiments/arm64-batch-tlbi", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.

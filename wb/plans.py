@@ -442,6 +442,21 @@ STAGE2_DUMPS_1G = tuple(
         hugepages=((1048576, 1),), arches=("arm64",))
     for chunk in ("2M", "1G") for path in ("enable", "clear"))
 
+# A split batching its TLB invalidations has nothing to batch with the
+# default chunk, one PMD block per kvm_pgtable_stage2_split() call: with a 1G
+# chunk a call splits the memslot's 128 THP blocks.  Their tables (make
+# compare-dumps), and the invalidations that VHE's kvm_call_hyp() makes direct
+# calls: per IPA, per range, of the whole VMID.  4K only (-E 1G); +trace.
+SPLIT_BATCH_PROOF = tuple(
+    Run(f"{kind}.thp.chunk_1G.{path}",
+        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "{size}", "-i", "1", "-t", path,
+         "-E", "1G") + (("-d",) if kind == "dump" else ()),
+        arches=("arm64",),
+        profile=(("stage2_split_walker", "__kvm_tlb_flush_vmid_ipa",
+                  "__kvm_tlb_flush_vmid_range", "__kvm_tlb_flush_vmid")
+                 if kind == "counts" else ()))
+    for kind in ("dump", "counts") for path in ("enable", "clear"))
+
 # Visitor calls and walker recursions (one per table entered) of the same
 # level-1 splits: the 'leafonly' experiment saves one table entered per 1G
 # block split whole.  Same boot requirements as stage2-dumps-1g.
@@ -589,6 +604,7 @@ PLANS = {
     # and the tables after each split (compare-dumps reads them).
     "split-proof": WALK_COUNTS + STAGE2_DUMPS,
     "stage2-dumps-1g": STAGE2_DUMPS_1G,
+    "split-batch-proof": SPLIT_BATCH_PROOF,
     "granule-check": GRANULE_CHECK,
     "granule-backings": GRANULE_BACKINGS,
     # On a +debug+kunit kernel: the same with lockdep & co., and KUnit.
