@@ -216,8 +216,10 @@ EXPERIMENTS = {
     # entry again, to time that patch alone.
     "refloop": Experiment("experiments/arm64-ref-loop", ("arm64-4k",)),
     # One TLB invalidation per batch of split blocks instead of one per
-    # block: a candidate for the series, measured against it (CHUNK=1G; with
-    # the default PMD chunk a split call has one block, nothing to batch).
+    # block, measured against the series with CHUNK=1G (with the default PMD
+    # chunk a split call has one block, nothing to batch): 128 -> 8
+    # invalidations per 256M, time not yet beyond the noise, see
+    # results/20261202-150653-arm64-4k-batch-tlbi/NOTE.md.
     "batchtlbi": Experiment("experiments/arm64-batch-tlbi", ("arm64-4k",)),
 }
 
