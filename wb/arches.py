@@ -215,12 +215,6 @@ EXPERIMENTS = {
     # The series less patch 3: a split table's references taken one per
     # entry again, to time that patch alone.
     "refloop": Experiment("experiments/arm64-ref-loop", ("arm64-4k",)),
-    # One TLB invalidation per batch of split blocks instead of one per
-    # block, measured against the series with CHUNK=1G (with the default PMD
-    # chunk a split call has one block, nothing to batch): 128 -> 8
-    # invalidations per 256M, time not yet beyond the noise, see
-    # results/20261202-150653-arm64-4k-batch-tlbi/NOTE.md.
-    "batchtlbi": Experiment("experiments/arm64-batch-tlbi", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.
