@@ -196,18 +196,7 @@ def _read(path):
         return f.read()
 
 
-def _lone_patch(layout, path, who, base_commit):
-    """A series of one patch without a cover letter: "[PATCH]", and the
-    base-commit below the diff, where git format-patch --base puts it."""
-    head, body = _split_mail(_read(path), path)
-    to, cc = recipients(layout.tree("base"), path)
-    head = rewrite_headers(head, who, _read_tag(layout, os.path.dirname(path)), to, cc)
-    body = add_signoff(body, who).rstrip("\n") + f"\n\nbase-commit: {base_commit}\n"
-    slug = os.path.basename(path).split("-", 1)[-1]
-    return Outgoing(f"0001-{slug}", head + "\n" + body, to, cc)
-
-
-def _read_tag(layout, series_dir):
+def _read_tag(series_dir):
     """series/<name>/tag, e.g. "RFC PATCH", replaces the subject tag "PATCH"."""
     tag_path = os.path.join(series_dir, "tag")
     return _read(tag_path).strip() if os.path.exists(tag_path) else "PATCH"
@@ -220,25 +209,31 @@ def build_series(layout, name, who, base_commit):
         return []
     total = len(patches)
     cover_path = os.path.join(layout.series, name, COVER)
-    if total == 1 and not os.path.exists(cover_path):
-        return [_lone_patch(layout, patches[0], who, base_commit)]
-    if not os.path.exists(cover_path):
+    # A lone patch without a cover letter: "[PATCH]", and the base-commit
+    # below the diff, where git format-patch --base puts it.
+    lone = total == 1 and not os.path.exists(cover_path)
+    if not lone and not os.path.exists(cover_path):
         raise WorkbenchError(f"{cover_path} is missing; run 'make export' to write the "
                              f"cover letter from series/{name}/cover")
-    cover = _read(cover_path)
+    cover = "" if lone else _read(cover_path)
     if "*** SUBJECT HERE ***" in cover or "*** BLURB HERE ***" in cover:
         raise WorkbenchError(f"the cover letter of series '{name}' is still the "
                              f"placeholder: write series/{name}/cover (subject line, blank "
                              "line, text) and run 'make export'")
     base_tree = layout.tree("base")
-    tag = _read_tag(layout, os.path.join(layout.series, name))
+    tag = _read_tag(os.path.join(layout.series, name))
     out = []
     for n, path in enumerate(patches, 1):
         head, body = _split_mail(_read(path), path)
         to, cc = recipients(base_tree, path)
-        head = rewrite_headers(head, who, f"{tag} {n}/{total}", to, cc)
+        head = rewrite_headers(head, who, tag if lone else f"{tag} {n}/{total}", to, cc)
+        body = add_signoff(body, who)
+        if lone:
+            body = body.rstrip("\n") + f"\n\nbase-commit: {base_commit}\n"
         slug = os.path.basename(path).split("-", 1)[-1]
-        out.append(Outgoing(f"{n:04d}-{slug}", head + "\n" + add_signoff(body, who), to, cc))
+        out.append(Outgoing(f"{n:04d}-{slug}", head + "\n" + body, to, cc))
+    if lone:
+        return out
     to, cc = merge_recipients((o.to, o.cc) for o in out)
     head, body = _split_mail(cover, cover_path)
     head = rewrite_headers(head, who, f"{tag} 0/{total}", to, cc)
@@ -314,8 +309,8 @@ def print_send_help(written, who):
     if not written:
         print("no series has patches; nothing to send")
         return
-    print(f"\nFrom: {who}; base-commit: in each cover letter (a lone patch: below its diff); To:/Cc: in each file "
-          "(from get_maintainer.pl).")
+    print(f"\nFrom: {who}; base-commit: in each cover letter (a lone patch: below its "
+          "diff); To:/Cc: in each file (from get_maintainer.pl).")
     print("Check, then send each series (git send-email asks 'To whom...?': press "
           "Enter, the files name their recipients):")
     for name, d in written.items():
