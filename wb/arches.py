@@ -215,6 +215,12 @@ EXPERIMENTS = {
     # The series less patch 3: a split table's references taken one per
     # entry again, to time that patch alone.
     "refloop": Experiment("experiments/arm64-ref-loop", ("arm64-4k",)),
+    # Issue #14's "fewer mmu_lock drops": the split cache topped up for
+    # several PMD blocks at once instead of one chunk's need.
+    "bulktopup": Experiment("experiments/arm64-bulk-topup", ("arm64-4k",)),
+    # Not an idea but a deliberate bug: a split table of leaves keeps one
+    # reference too many, so that leak-check is seen failing on a leak.
+    "refmutant": Experiment("experiments/arm64-ref-mutant", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.

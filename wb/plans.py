@@ -457,6 +457,21 @@ SPLIT_BATCH_PROOF = tuple(
                  if kind == "counts" else ()))
     for kind in ("dump", "counts") for path in ("enable", "clear"))
 
+# mmu_lock drops of eager splitting: kvm_mmu_split_huge_pages() drops the
+# lock for each top-up of its cache, so __kvm_mmu_topup_memory_cache() calls
+# count them (the fault path's top-ups, the same on every kernel, included:
+# "pages" splits nothing and shows them).  Default PMD chunk and a 1G one,
+# 4K only; +trace.
+SPLIT_TOPUP_COUNTS = tuple(
+    Run(f"counts.{backing}.chunk_{chunk}.{path}",
+        ("dirty_log_split_test", "-s", source, "-b", "{size}", "-i", "1", "-t", path,
+         "-E", chunk),
+        arches=("arm64",),
+        profile=("__kvm_mmu_topup_memory_cache", "kvm_mmu_split_huge_pages",
+                 "stage2_split_walker"))
+    for backing, source in (("pages", "anonymous"), ("thp", "anonymous_thp"))
+    for chunk in ("2M", "1G") for path in ("enable", "clear"))
+
 # Visitor calls and walker recursions (one per table entered) of the same
 # level-1 splits: the 'leafonly' experiment saves one table entered per 1G
 # block split whole.  Same boot requirements as stage2-dumps-1g.
@@ -605,6 +620,7 @@ PLANS = {
     "split-proof": WALK_COUNTS + STAGE2_DUMPS,
     "stage2-dumps-1g": STAGE2_DUMPS_1G,
     "split-batch-proof": SPLIT_BATCH_PROOF,
+    "split-topup-counts": SPLIT_TOPUP_COUNTS,
     "granule-check": GRANULE_CHECK,
     "granule-backings": GRANULE_BACKINGS,
     # On a +debug+kunit kernel: the same with lockdep & co., and KUnit.
