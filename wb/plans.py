@@ -69,7 +69,8 @@ def for_debug(runs):
 
 
 # The KUnit suites of the series, run at boot by +kunit kernels.
-KUNIT = (kunit("kvm_arm64_pgtable_walk", arches=("arm64",)),)
+KUNIT = (kunit("kvm_arm64_pgtable_walk", arches=("arm64",)),
+         kunit("kvm_arm64_pgtable_split", arches=("arm64",)))
 
 # `make bench` in its first form: dirty_log_perf_test's own figures.
 # Without -g the test uses manual protect with INITIALLY_SET, so splitting
