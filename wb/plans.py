@@ -230,6 +230,15 @@ def _split_counts(profile, arches=()):
 WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage2_map_walker",
                              "kvm_host_get_page", "__kvm_tlb_flush_vmid_ipa"))
 
+# The write-protect walk, all that is left of an enable or CLEAR over memory
+# mapped with pages once the split skips last-level tables: one
+# stage2_attr_walker call per entry write-protected, and the executable
+# check kvm_pgtable_stage2_pte_prot() made for it (once or twice per entry
+# until the leafwalk experiment skips it when XN stays).  The teardown's
+# walks are in __kvm_pgtable_walk too, so compare kernels, not figures.
+WP_COUNTS = _split_counts(("stage2_attr_walker", "kvm_pgtable_stage2_pte_prot",
+                           "__kvm_pgtable_walk"), arches=("arm64",))
+
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
 # kernels can be counted with one plan.  kvm_riscv_mmu_map is one guest
@@ -615,6 +624,7 @@ PLANS = {
     "bench": BENCH,
     "walk-counts": WALK_COUNTS,
     "walk-counts-1g": WALK_COUNTS_1G,
+    "wp-counts": WP_COUNTS,
     "stage2-dumps": STAGE2_DUMPS,
     # Both proofs of a walker or table-building change in one boot: calls,
     # and the tables after each split (compare-dumps reads them).
