@@ -221,11 +221,10 @@ EXPERIMENTS = {
     # Not an idea but a deliberate bug: a split table of leaves keeps one
     # reference too many, so that leak-check is seen failing on a leak.
     "refmutant": Experiment("experiments/arm64-ref-mutant", ("arm64-4k",)),
-    # Issue #14's pages goal: the write-protect walk, all that is left of
-    # an enable or CLEAR over memory mapped with pages, made cheaper per
-    # last-level entry (no executable check when XN stays, and a
-    # last-level loop with the visit context built once per table).
-    "leafwalk": Experiment("experiments/arm64-leaf-walk", ("arm64-4k",)),
+    # The series less patches 5 and 6, to time them alone: the write-protect
+    # walk, all that is left of an enable or CLEAR over memory mapped with
+    # pages, with 7.3's executable check per entry and visit per entry.
+    "oldwalk": Experiment("experiments/arm64-old-walk", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.

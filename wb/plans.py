@@ -234,7 +234,7 @@ WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage
 # mapped with pages once the split skips last-level tables: one
 # stage2_attr_walker call per entry write-protected, and the executable
 # check kvm_pgtable_stage2_pte_prot() made for it (once or twice per entry
-# until the leafwalk experiment skips it when XN stays).  The teardown's
+# until series/arm64 patch 5 skips it when XN stays).  The teardown's
 # walks are in __kvm_pgtable_walk too, so compare kernels, not figures.
 WP_COUNTS = _split_counts(("stage2_attr_walker", "kvm_pgtable_stage2_pte_prot",
                            "__kvm_pgtable_walk"), arches=("arm64",))
