@@ -221,6 +221,10 @@ EXPERIMENTS = {
     # Not an idea but a deliberate bug: a split table of leaves keeps one
     # reference too many, so that leak-check is seen failing on a leak.
     "refmutant": Experiment("experiments/arm64-ref-mutant", ("arm64-4k",)),
+    # Another deliberate bug: the last-level loop of series/arm64 patch 6
+    # returns 0 after a leaf callback's error, which arm64-kunit patch 3
+    # must catch.
+    "walkmutant": Experiment("experiments/arm64-walk-mutant", ("arm64-4k",)),
     # The series less patches 5 and 6, to time them alone: the write-protect
     # walk, all that is left of an enable or CLEAR over memory mapped with
     # pages, with 7.3's executable check per entry and visit per entry.
