@@ -345,6 +345,18 @@ RISCV_1G_MODES = tuple(
         profile=RISCV_SPLIT_PROFILE)
     for mode in RISCV_GSTAGE_MODES for chunk in ("256K", "4M"))
 
+# How much of a RISC-V enable over huge mappings is the split?  The same
+# enable timed with eager splitting on and then off: off, the ioctl only
+# write-protects, so its time is what the memslot update costs around the
+# split (generic memslot code, the SRCU grace period, the write-protect).
+RISCV_ENABLE_FLOOR = tuple(
+    r for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
+                          ("anonymous_hugetlb_2mb", ((2048, 140),)))
+    for split in (Run(f"enable.{backing}", ("dirty_log_split_test", "-s", backing, "-b", "256M",
+                                           "-i", "8", "-t", "enable"),
+                      hugepages=hp, arches=("riscv64",)),)
+    for r in (split, _eager_off(split)))
+
 # Does the g-stage give its tables back?  Pages allocated and not freed
 # (sum of pgalloc_* less pgfree in /proc/vmstat) around a run of 20 VMs that
 # each map 256M with 4K pages (128 last-level tables of 4K each, 512K): they
@@ -644,6 +656,7 @@ PLANS = {
     "vm-teardown": VM_TEARDOWN,
     "riscv-split-counts": RISCV_SPLIT_COUNTS,
     "riscv-eager": RISCV_EAGER,
+    "riscv-enable-floor": RISCV_ENABLE_FLOOR,
     "riscv-1g": RISCV_1G,
     "riscv-modes": RISCV_MODES,
     "riscv-modes-smoke": RISCV_MODES_SMOKE,
