@@ -357,6 +357,19 @@ RISCV_ENABLE_FLOOR = tuple(
                       hugepages=hp, arches=("riscv64",)),)
     for r in (split, _eager_off(split)))
 
+# Where that floor goes: the memslot update's own functions, profiled with
+# their time (the function graph tracer charges each call its callees).
+RISCV_ENABLE_TIME_PROFILE = ("kvm_set_memslot", "kvm_swap_active_memslots",
+                             "synchronize_srcu_expedited", "kvm_arch_prepare_memory_region",
+                             "kvm_arch_commit_memory_region", "kvm_flush_remote_tlbs_memslot",
+                             "__kvm_mmu_topup_memory_cache")
+RISCV_ENABLE_TIME = tuple(
+    r for split in (Run("enable_time.anonymous_thp",
+                        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "256M", "-i", "4",
+                         "-t", "enable"), arches=("riscv64",),
+                        profile=RISCV_ENABLE_TIME_PROFILE),)
+    for r in (split, _eager_off(split)))
+
 # Does the g-stage give its tables back?  Pages allocated and not freed
 # (sum of pgalloc_* less pgfree in /proc/vmstat) around a run of 20 VMs that
 # each map 256M with 4K pages (128 last-level tables of 4K each, 512K): they
@@ -657,6 +670,7 @@ PLANS = {
     "riscv-split-counts": RISCV_SPLIT_COUNTS,
     "riscv-eager": RISCV_EAGER,
     "riscv-enable-floor": RISCV_ENABLE_FLOOR,
+    "riscv-enable-time": RISCV_ENABLE_TIME,
     "riscv-1g": RISCV_1G,
     "riscv-modes": RISCV_MODES,
     "riscv-modes-smoke": RISCV_MODES_SMOKE,
