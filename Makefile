@@ -44,6 +44,8 @@ help:
 	@echo "                    SIZE= (per vCPU) VCPUS= REPS= (per boot) BOOTS= (per kernel)"
 	@echo "                    CHUNK= (arm64 eager-split chunk; default the PMD block)"
 	@echo "                    STALL=1 (vCPUs write during the split: longest vCPU stall)"
+	@echo "                    FLOOR=1 (each run again with eager splitting off: the"
+	@echo "                    split's own time, on - off, with its ratio's interval)"
 	@echo "                    ICOUNT=N (QEMU -icount shift=N) COUNTS=1 (+trace call counts)"
 	@echo "                    LABEL= DRY=1 (print the matrix and its time, run nothing)"
 	@echo "                    TARGET=host: natively on the running kernel (LABEL=base, then"

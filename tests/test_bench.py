@@ -74,6 +74,19 @@ class StatsTest(unittest.TestCase):
         _, flo, fhi = stats.ratio_ci(stats.flatten(base), stats.flatten(new))
         self.assertGreater(ghi - glo, fhi - flo)
 
+    def test_what_two_kernels_add_to_a_shared_cost(self):
+        base_on, base_off = [[3.0, 3.1], [2.9, 3.0]], [[1.0, 1.05], [0.95, 1.0]]
+        new_on, new_off = [[1.5, 1.55], [1.45, 1.5]], [[1.0, 1.02], [0.98, 1.0]]
+        r, low, high = stats.difference_ratio_ci(base_on, base_off, new_on, new_off)
+        self.assertAlmostEqual(r, 0.25)
+        self.assertLess(low, r)
+        self.assertLess(r, high)
+        self.assertLess(high, 0.5)
+        self.assertEqual(stats.difference_ratio_ci(base_on, base_on, new_on, new_off),
+                         (None, None, None))
+        self.assertEqual(stats.difference_ratio_ci([2.0], [1.0], [1.5], [1.0]),
+                         (0.5, None, None))
+
     def test_too_few_samples(self):
         self.assertEqual(stats.ratio_ci([1.0], [0.5]), (0.5, None, None))
         self.assertEqual(stats.verdict(None, None), "too few samples")
@@ -344,7 +357,8 @@ class MatrixTest(unittest.TestCase):
                           ({"PATHS": "get"}, "unknown path"), ({"TARGET": "arm64"}, "TARGETS="),
                           ({"TARGETS": "x86"}, "unknown target"),
                           ({"LABEL": "a b"}, "LABEL="),
-                          ({"TARGET": "host", "ICOUNT": "3"}, "QEMU option")):
+                          ({"TARGET": "host", "ICOUNT": "3"}, "QEMU option"),
+                          ({"TARGET": "host", "FLOOR": "1"}, "only under QEMU")):
             with self.assertRaisesRegex(WorkbenchError, text):
                 matrix.config_from_env(env)
 
@@ -501,6 +515,22 @@ class ReportTest(unittest.TestCase):
         self.assertIn(("-E", "1G"), list(zip(argvs["arm64-4k"], argvs["arm64-4k"][1:])))
         self.assertNotIn("-E", argvs["riscv64"])
 
+    def test_floor_runs_each_split_again_without_eager_splitting(self):
+        cfg = matrix.config_from_env({"TARGETS": "arm64-4k,riscv64", "BACKINGS": "thp",
+                                     "PATHS": "enable", "FLOOR": "1", "CHUNK": "1G"})
+        boots = {b.target.name: b for b in matrix.schedule(cfg)[0]}
+        arm, riscv = boots["arm64-4k"], boots["riscv64"]
+        self.assertEqual([r.name for r in arm.runs],
+                         ["split.anonymous_thp.enable", "split.anonymous_thp.enable.eager_off"])
+        on, off = (plans.argv(r, arm.target) for r in arm.runs)
+        self.assertIn(("-E", "1G"), list(zip(on, on[1:])))
+        self.assertEqual(off.count("-E"), 1)
+        self.assertIn(("-E", "0"), list(zip(off, off[1:])))
+        self.assertEqual(riscv.runs[1].before, (f"set {plans.EAGER_PARAM} N",))
+        self.assertEqual(riscv.runs[1].after, (f"set {plans.EAGER_PARAM} Y",))
+        self.assertEqual(riscv.runs[0].argv, riscv.runs[1].argv)
+        self.assertEqual(arm.per_rep[arm.runs[1].name], arm.per_rep[arm.runs[0].name])
+
     def test_call_counts_stand_next_to_the_times(self):
         text = tables.table(synthetic_records(calls=True))
         self.assertIn("calls/op (base/patched)", text.splitlines()[0])
@@ -655,6 +685,24 @@ class QemuBenchTest(Scratch):
                  if "longest vCPU stall" in l]
         self.assertEqual(len(stall), 1)
         self.assertIn("0.25x", stall[0])
+
+    def test_floor_gives_the_split_its_own_time(self):
+        self.faster_patched_kernel("split=0.25")
+        rc, out = self.bench(TARGETS="fake", BACKINGS="thp", PATHS="enable", REPS="2",
+                             BOOTS="2", FLOOR="1")
+        self.assertEqual(rc, 0, out)
+        doc = report.load(self.results()[0])
+        off = [r for r in doc["records"] if r["name"].endswith(".eager_off")]
+        self.assertEqual(len(off), 4)
+        self.assertTrue(all(r["values"]["eager_split"] == ["no"] for r in off), off)
+        text = read(self.results()[0], "report.txt")
+        self.assertIn("split, eager splitting off", text)
+        # Base adds 1 - 0.1 of a unit to what both pay without the split, patched 0.25 - 0.1.
+        own = text[text.index("The split's own time"):].splitlines()
+        self.assertRegex(own[-1], r"^fake +anonymous_thp +enable .* 0\.17x \[")
+        self.assertIn("## The split's own time (FLOOR=1)",
+                      read(self.results()[0], "report.md"))
+        self.assertIn("The split's own time", out)
 
     def test_counts_come_from_trace_kernels(self):
         self.faster_patched_kernel("calls=64")

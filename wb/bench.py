@@ -327,6 +327,8 @@ def bench(layout, jobs, env, ksrc=None):
     doc = document(cfg, records, log, skipped, info, invocation_line=invocation(env))
     publish(layout, doc)
     print(tables.table(doc["records"]), flush=True)
+    if report.split_own_text(doc["records"]):
+        print(report.split_own_text(doc["records"]), flush=True)
     if goals.goals_summary(doc["records"]):
         print(goals.goals_summary(doc["records"]), flush=True)
     bad = report.failures(doc["records"])

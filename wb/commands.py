@@ -132,6 +132,8 @@ def cmd_report(layout, args):
     docs = _load_results(paths)
     if len(docs) == 1:
         print(tables.table(docs[0]["records"]))
+        if report.split_own_text(docs[0]["records"]):
+            print(report.split_own_text(docs[0]["records"]))
         if goals.goals_summary(docs[0]["records"]):
             print(goals.goals_summary(docs[0]["records"]))
         return 0

@@ -50,7 +50,7 @@ STALL_SECONDS = 1.0
 HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 # Knobs read from the environment (make bench VAR=...), in the order shown.
 KNOBS = ("TARGET", "TARGETS", "KERNELS", "BACKINGS", "PATHS", "CELLS", "SIZE", "VCPUS",
-         "REPS", "BOOTS", "CHUNK", "STALL", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
+         "REPS", "BOOTS", "CHUNK", "STALL", "FLOOR", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
 
 
 @dataclass
@@ -67,6 +67,7 @@ class Config:
     boots: int = 3                  # boots per kernel, interleaved
     chunk: int = None               # arm64 eager-split chunk; None: the PMD block
     stall: bool = False             # -l: vCPUs write during the timed ioctl; longest stall
+    floor: bool = False             # each run again with eager splitting off
     icount: str = ""                # QEMU -icount shift=...
     counts: tuple = ()              # functions to count; needs +trace kernels
     label: str = "bench"
@@ -161,6 +162,13 @@ def config_from_env(env):
         cfg = replace(cfg, chunk=parse_size(env["CHUNK"]))
     if switch_on(env, "STALL"):
         cfg = replace(cfg, stall=True)
+    if switch_on(env, "FLOOR"):
+        if host:
+            raise WorkbenchError("FLOOR=1 runs only under QEMU, where the guest init may "
+                                 "turn eager splitting off; on this host, run make bench "
+                                 "again with kvm.eager_page_split=N and compare the two "
+                                 "with make report A=... B=...")
+        cfg = replace(cfg, floor=True)
     if env.get("ICOUNT"):
         if host:
             raise WorkbenchError("ICOUNT is a QEMU option; TARGET=host runs no QEMU")
@@ -376,8 +384,10 @@ def runs_for(cfg, target, chosen):
                               timeout=int(120 + startup + 4 * scale * n * seconds),
                               hugepages=((kb, pages + margin),) if kb else (),
                               profile=profile, chunk=chunk, stall=cfg.stall)
-        out.append(run)
-        per_rep[run.name], reps[run.name] = seconds, n
+        # FLOOR=1: the same ioctl without the split, right after, in the same boot.
+        for r in (run, plans.eager_off(run, target.arch)) if cfg.floor else (run,):
+            out.append(r)
+            per_rep[r.name], reps[r.name] = seconds, n
     return out, per_rep, reps
 
 

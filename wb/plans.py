@@ -5,7 +5,7 @@ Plans name selftests by basename; the boot stage copies each into /bin.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # dirty_log_test maps 1 GiB and 3 pages, rounded up to whole 2M pages: 513.
 DIRTY_LOG_TEST_2M_PAGES = 520
@@ -266,6 +266,21 @@ def _eager_off(run):
     return Run(run.name + ".eager_off", run.argv, run.timeout, run.arches, run.takes_mode,
                run.hugepages, run.profile, before=(f"set {EAGER_PARAM} N",),
                after=(f"set {EAGER_PARAM} Y",))
+
+
+def eager_off(run, arch):
+    """The same dirty_log_split_test run with eager splitting off: where the
+    selftest asks for it (arm64: -E), it asks for a chunk of 0; elsewhere
+    kvm.eager_page_split is N for the run's duration."""
+    if not arch.eager:
+        return _eager_off(run)
+    argv, i = [], 0
+    while i < len(run.argv):
+        a = run.argv[i]
+        i += 2 if a == "-E" else 1
+        if a not in ("-E", "{eager}"):
+            argv.append(a)
+    return replace(run, name=run.name + ".eager_off", argv=tuple(argv) + ("-E", "0"))
 
 
 _RISCV_SPLIT = tuple(

@@ -8,7 +8,7 @@ import os
 
 from . import stats
 from .goals import goals_markdown, goals_summary
-from .tables import PLOT, markdown_table, plot_points, svg, table
+from .tables import PLOT, markdown_table, plot_points, split_own_grid, svg, table, text_table
 
 
 # --- documents ----------------------------------------------------------------
@@ -18,6 +18,31 @@ def failures(records):
     only makes its cells skip."""
     return [r for r in records if r.get("status") == "fail"
             and not r.get("name", "").startswith("hugepages:")]
+
+
+SPLIT_OWN_TITLE = "The split's own time (FLOOR=1)"
+SPLIT_OWN_TEXT = ("Each split ran again with eager splitting off, right after it in "
+                  "the same boot: that time is what the ioctl costs around the split "
+                  "(the memslot update, its SRCU grace period, the write-protect).  "
+                  "What the split adds is the difference of the two medians; the "
+                  "interval of its patched/base ratio resamples all four sets of "
+                  "samples, each on its own.")
+
+
+def split_own_text(records):
+    header, body = split_own_grid(records)
+    if not body:
+        return ""
+    return "\n".join([SPLIT_OWN_TITLE + ":"] + text_table(header, body))
+
+
+def split_own_markdown(records):
+    header, body = split_own_grid(records)
+    if not body:
+        return []
+    return ([f"## {SPLIT_OWN_TITLE}", "", SPLIT_OWN_TEXT, "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(row) + " |" for row in body] + [""])
 
 
 def markdown(doc):
@@ -41,6 +66,7 @@ def markdown(doc):
             "'no significant difference'.  n: samples per kernel.", ""]
     if plot_points(records):
         out += [f"![time saved per cell]({PLOT})", ""]
+    out += split_own_markdown(records)
     out += goals_markdown(records)
     skipped = doc.get("skipped", [])
     if skipped:
@@ -101,7 +127,7 @@ def render(doc):
     """{file name: content} of a results directory."""
     records = doc.get("records", [])
     files = {"records.json": json.dumps(doc, indent=1) + "\n",
-             "report.txt": "\n".join(filter(None, (table(records),
+             "report.txt": "\n".join(filter(None, (table(records), split_own_text(records),
                                                       goals_summary(records)))) + "\n",
              "report.md": markdown(doc)}
     if plot_points(records):

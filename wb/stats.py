@@ -113,6 +113,35 @@ def ratio_ci(base, new, level=LEVEL, resamples=RESAMPLES, seed=SEED):
     return r, quantile(ratios, tail), quantile(ratios, 1 - tail)
 
 
+def difference_ratio_ci(base_on, base_off, new_on, new_off, level=LEVEL,
+                        resamples=RESAMPLES, seed=SEED):
+    """(ratio, low, high) of what two kernels add to a shared cost: the
+    difference of medians on - off of new over that of base, with a
+    percentile-bootstrap interval (each of the four sets resampled on its
+    own).  None for the ratio when base adds nothing; no interval when a
+    set has fewer than 2 samples."""
+    def added(on, off):
+        a, b = median(flatten(on)), median(flatten(off))
+        return None if a is None or b is None else a - b
+
+    b, n = added(base_on, base_off), added(new_on, new_off)
+    if b is None or n is None or b <= 0:
+        return None, None, None
+    sets = [groups(x) for x in (base_on, base_off, new_on, new_off)]
+    if any(sum(map(len, g)) < 2 for g in sets):
+        return n / b, None, None
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(resamples):
+        bon, boff, non, noff = (median(_resample(g, rng)) for g in sets)
+        if bon - boff > 0:
+            ratios.append((non - noff) / (bon - boff))
+    if not ratios:
+        return n / b, None, None
+    tail = (1 - level) / 2
+    return n / b, quantile(ratios, tail), quantile(ratios, 1 - tail)
+
+
 def verdict(low, high):
     """'faster', 'slower' or 'no significant difference' for a ratio interval."""
     if low is None or high is None:

@@ -23,6 +23,9 @@ from .plans import SPLIT_BACKINGS, parse_size, size_arg
 SPLIT_FIGURE = re.compile(r"^(enable|clear)(_dirty_pass|_stall)?_s$")
 FIGURE_LABELS = {"": "split", "_dirty_pass": "dirty pass after",
                  "_stall": "longest vCPU stall"}
+# Appended to the figure of a run that did not split eagerly (make bench
+# FLOOR=1, or a kernel that does not): the same ioctl without the split.
+EAGER_OFF = ", eager splitting off"
 
 # Older records (dirty_log_perf_test): (record key, index into its values, label).
 COLUMNS = (
@@ -114,7 +117,9 @@ def rows(records):
         params = r.get("params") or ()
         per_vcpu = parse_size(_arg(params, "-b", "")) if "-b" in params else None
         size = size_arg(per_vcpu * int(_arg(params, "-v", "1"))) if per_vcpu else None
+        off = (r.get("values", {}).get("eager_split") or [""])[0] == "no"
         for path, label, vals in _figures(r):
+            label += EAGER_OFF if off else ""
             row = by_key.setdefault((r["target"], _test_name(r), path, label),
                                     Row(r["target"], _test_name(r), path, label,
                                         arch=r.get("arch", "")))
@@ -122,7 +127,7 @@ def rows(records):
                 [v for v in vals if isinstance(v, (int, float))])
             if size:
                 row.sizes.add(size)
-            if label != "split":
+            if label not in ("split", "split" + EAGER_OFF):
                 continue
             # Call counts cover the whole run: per operation, one per repetition.
             for key, hits in r.get("values", {}).items():
@@ -141,6 +146,54 @@ def _sort_key(key):
 
 def _num(x):
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+
+
+def split_own(records, kernel="patched", against="base"):
+    """[(row, {kernel: (added, on, off)}, (ratio, low, high))] of every split
+    that also ran with eager splitting off (make bench FLOOR=1): the medians
+    with it on and off, what the split adds (on - off) and kernel's added
+    time over against's, with a 95% interval (stats.difference_ratio_ci)."""
+    by_key = {r.key: r for r in rows(records)}
+    out = []
+    for r in by_key.values():
+        twin = by_key.get(r.key[:3] + (r.figure + EAGER_OFF,))
+        if r.figure != "split" or not twin:
+            continue
+        medians = {}
+        for k in kernel_order(set(r.samples) & set(twin.samples)):
+            on = stats.median(stats.flatten(r.samples[k]))
+            off = stats.median(stats.flatten(twin.samples[k]))
+            medians[k] = (on - off, on, off)
+        ratio = (None, None, None)
+        if kernel in medians and against in medians:
+            ratio = stats.difference_ratio_ci(r.samples[against], twin.samples[against],
+                                              r.samples[kernel], twin.samples[kernel])
+        out.append((r, medians, ratio))
+    return out
+
+
+def _ms(seconds):
+    return f"{seconds * 1e3:.2f}"
+
+
+def split_own_grid(records):
+    """(header, body) of the split's own time, as split_own() gives it."""
+    found = split_own(records)
+    kernels = kernel_order({k for _, m, _ in found for k in m})
+    header = (["target", "backing", "path"]
+              + [f"{k}: on - off, ms" for k in kernels] + ["patched/base [95% CI]"])
+    body = []
+    for r, medians, (ratio, low, high) in found:
+        cells = [f"{_ms(medians[k][0])} ({_ms(medians[k][1])} - {_ms(medians[k][2])})"
+                 if k in medians else "-" for k in kernels]
+        if ratio is None:
+            text = "-"
+        elif low is None:
+            text = f"{ratio:.2f}x"
+        else:
+            text = f"{ratio:.2f}x [{low:.2f}-{high:.2f}]"
+        body.append([r.target, r.test, r.path] + cells + [text])
+    return header, body
 
 
 def cell_text(samples):
