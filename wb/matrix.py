@@ -442,7 +442,8 @@ def describe_schedule(cfg, boots, skipped):
                      f"{cfg.reps} reps x {cfg.boots} {word} per kernel = {len(tb)} {word}, "
                      f"about {minutes(sum(b.estimate for b in tb))}")
         for r in runs:
-            lines.append(f"    {' '.join(plans.argv(r, tb[0].target))}")
+            around = f"  (before: {'; '.join(r.before)})" if r.before else ""
+            lines.append(f"    {' '.join(plans.argv(r, tb[0].target))}{around}")
         if tb[0].cmdline and not cfg.host:
             lines.append(f"    kernel command line + {' '.join(tb[0].cmdline)}; "
                          f"QEMU -m {tb[0].mem}")
