@@ -238,6 +238,9 @@ WALK_COUNTS = _split_counts(("stage2_split_walker", "__kvm_pgtable_walk", "stage
 # walks are in __kvm_pgtable_walk too, so compare kernels, not figures.
 WP_COUNTS = _split_counts(("stage2_attr_walker", "kvm_pgtable_stage2_pte_prot",
                            "__kvm_pgtable_walk"), arches=("arm64",))
+# Both in one boot, for the granules whose kernels take long to boot.
+ARM64_COUNTS = _split_counts(tuple(dict.fromkeys(WALK_COUNTS[0].profile
+                                                 + WP_COUNTS[0].profile)), arches=("arm64",))
 
 # The same for RISC-V, where no one function is "the split visitor": calls
 # that exist in 7.2, in the series and in 7.3 alike, so that all three
@@ -665,6 +668,7 @@ PLANS = {
     "walk-counts": WALK_COUNTS,
     "walk-counts-1g": WALK_COUNTS_1G,
     "wp-counts": WP_COUNTS,
+    "arm64-counts": ARM64_COUNTS,
     "stage2-dumps": STAGE2_DUMPS,
     # Both proofs of a walker or table-building change in one boot: calls,
     # and the tables after each split (compare-dumps reads them).
