@@ -75,17 +75,22 @@ class StatsTest(unittest.TestCase):
         self.assertGreater(ghi - glo, fhi - flo)
 
     def test_what_two_kernels_add_to_a_shared_cost(self):
-        base_on, base_off = [[3.0, 3.1], [2.9, 3.0]], [[1.0, 1.05], [0.95, 1.0]]
-        new_on, new_off = [[1.5, 1.55], [1.45, 1.5]], [[1.0, 1.02], [0.98, 1.0]]
-        r, low, high = stats.difference_ratio_ci(base_on, base_off, new_on, new_off)
-        self.assertAlmostEqual(r, 0.25)
+        # Per boot (on, off): what a boot shares moves both, and cancels.
+        base = [([3.0, 3.1], [1.0, 1.05]), ([3.3, 3.4], [1.3, 1.35]), ([2.9, 3.0], [0.9, 1.0])]
+        new = [([1.5, 1.55], [1.0, 1.02]), ([1.8, 1.85], [1.3, 1.32]), ([1.4, 1.5], [0.9, 1.0])]
+        r, low, high = stats.difference_ratio_ci(base, new)
+        self.assertAlmostEqual(r, (1.525 - 1.01) / (3.05 - 1.025))
         self.assertLess(low, r)
         self.assertLess(r, high)
         self.assertLess(high, 0.5)
-        self.assertEqual(stats.difference_ratio_ci(base_on, base_on, new_on, new_off),
-                         (None, None, None))
-        self.assertEqual(stats.difference_ratio_ci([2.0], [1.0], [1.5], [1.0]),
-                         (0.5, None, None))
+        same = [(on, on) for on, _ in base]
+        self.assertEqual(stats.difference_ratio_ci(same, new), (None, None, None))
+        self.assertEqual(stats.difference_ratio_ci(base[:1], new[:1])[1:], (None, None))
+        # Base adds next to nothing: too many resamples have it add nothing at all.
+        thin = [([1.0, 1.3], [1.0, 1.25]), ([1.2, 0.9], [1.1, 1.0]), ([1.0, 1.1], [1.05, 1.0])]
+        r, low, high = stats.difference_ratio_ci(thin, new)
+        self.assertIsNotNone(r)
+        self.assertEqual((low, high), (None, None))
 
     def test_too_few_samples(self):
         self.assertEqual(stats.ratio_ci([1.0], [0.5]), (0.5, None, None))

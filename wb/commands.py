@@ -141,6 +141,8 @@ def cmd_report(layout, args):
     out = publish.publish(layout, doc, "merged-" + "-vs-".join(
         os.path.basename(os.path.normpath(p)) for p in paths))
     print(tables.table(doc["records"]))
+    if report.split_own_text(doc["records"]):
+        print(report.split_own_text(doc["records"]))
     print(f"merged report: {os.path.relpath(out)}/report.md")
     return 0
 cmd_report = option("results", nargs="*",

@@ -22,11 +22,12 @@ def failures(records):
 
 SPLIT_OWN_TITLE = "The split's own time (FLOOR=1)"
 SPLIT_OWN_TEXT = ("Each split ran again with eager splitting off, right after it in "
-                  "the same boot: that time is what the ioctl costs around the split "
-                  "(the memslot update, its SRCU grace period, the write-protect).  "
-                  "What the split adds is the difference of the two medians; the "
-                  "interval of its patched/base ratio resamples all four sets of "
-                  "samples, each on its own.")
+                  "the same boot.  That time is what the ioctl costs without the "
+                  "split: on enable the memslot update, its SRCU grace period and "
+                  "the write-protect; on CLEAR the write-protect.  What the split "
+                  "adds is the difference of the two medians.  The interval of its "
+                  "patched/base ratio resamples boots with their on and off samples "
+                  "together, then the samples within each boot.")
 
 
 def split_own_text(records):

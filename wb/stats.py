@@ -113,32 +113,48 @@ def ratio_ci(base, new, level=LEVEL, resamples=RESAMPLES, seed=SEED):
     return r, quantile(ratios, tail), quantile(ratios, 1 - tail)
 
 
-def difference_ratio_ci(base_on, base_off, new_on, new_off, level=LEVEL,
-                        resamples=RESAMPLES, seed=SEED):
-    """(ratio, low, high) of what two kernels add to a shared cost: the
-    difference of medians on - off of new over that of base, with a
-    percentile-bootstrap interval (each of the four sets resampled on its
-    own).  None for the ratio when base adds nothing; no interval when a
-    set has fewer than 2 samples."""
-    def added(on, off):
-        a, b = median(flatten(on)), median(flatten(off))
-        return None if a is None or b is None else a - b
+def difference_ratio_ci(base_pairs, new_pairs, level=LEVEL, resamples=RESAMPLES,
+                        seed=SEED):
+    """(ratio, low, high) of what two kernels add to a shared cost, each
+    kernel's samples given as [(on, off)], one pair of sample lists per
+    boot: (median on - median off) of new over that of base.
 
-    b, n = added(base_on, base_off), added(new_on, new_off)
+    The interval is a percentile bootstrap that keeps each boot's on and
+    off together: boots are drawn with replacement, then each boot's on
+    and off samples within it, so that what a boot shares (host load,
+    memory layout) cancels in the difference as it does in the estimate.
+    The ratio is None when base adds nothing; there is no interval with
+    fewer than 2 boots on a side, or when more than the tail's share of
+    resamples has base adding nothing (the ratio is then unbounded).
+    """
+    def added(pairs):
+        on = median([x for p in pairs for x in p[0]])
+        off = median([x for p in pairs for x in p[1]])
+        return None if on is None or off is None else on - off
+
+    b, n = added(base_pairs), added(new_pairs)
     if b is None or n is None or b <= 0:
         return None, None, None
-    sets = [groups(x) for x in (base_on, base_off, new_on, new_off)]
-    if any(sum(map(len, g)) < 2 for g in sets):
+    if len(base_pairs) < 2 or len(new_pairs) < 2:
         return n / b, None, None
     rng = random.Random(seed)
+
+    def resample(pairs):
+        on, off = [], []
+        for _ in pairs:
+            p_on, p_off = pairs[int(rng.random() * len(pairs))]
+            on += [p_on[int(rng.random() * len(p_on))] for _ in p_on]
+            off += [p_off[int(rng.random() * len(p_off))] for _ in p_off]
+        return median(on) - median(off)
+
+    tail = (1 - level) / 2
     ratios = []
     for _ in range(resamples):
-        bon, boff, non, noff = (median(_resample(g, rng)) for g in sets)
-        if bon - boff > 0:
-            ratios.append((non - noff) / (bon - boff))
-    if not ratios:
+        rb, rn = resample(base_pairs), resample(new_pairs)
+        if rb > 0:
+            ratios.append(rn / rb)
+    if resamples - len(ratios) > tail * resamples:
         return n / b, None, None
-    tail = (1 - level) / 2
     return n / b, quantile(ratios, tail), quantile(ratios, 1 - tail)
 
 

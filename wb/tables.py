@@ -23,9 +23,10 @@ from .plans import SPLIT_BACKINGS, parse_size, size_arg
 SPLIT_FIGURE = re.compile(r"^(enable|clear)(_dirty_pass|_stall)?_s$")
 FIGURE_LABELS = {"": "split", "_dirty_pass": "dirty pass after",
                  "_stall": "longest vCPU stall"}
-# Appended to the figure of a run that did not split eagerly (make bench
-# FLOOR=1, or a kernel that does not): the same ioctl without the split.
+# Appended to the figure of make bench FLOOR=1's second run of a cell, the
+# same ioctl without eager splitting (plans.eager_off() names it so).
 EAGER_OFF = ", eager splitting off"
+EAGER_OFF_RUN = ".eager_off"
 
 # Older records (dirty_log_perf_test): (record key, index into its values, label).
 COLUMNS = (
@@ -61,6 +62,7 @@ class Row:
     figure: str                 # split, dirty pass after, ...
     sizes: set = field(default_factory=set)
     samples: dict = field(default_factory=dict)     # kernel: [[values of one boot]]
+    boots: dict = field(default_factory=dict)       # kernel: [the boot of each samples list]
     calls: dict = field(default_factory=dict)       # kernel: {function: [calls per op]}
     arch: str = ""
 
@@ -117,7 +119,7 @@ def rows(records):
         params = r.get("params") or ()
         per_vcpu = parse_size(_arg(params, "-b", "")) if "-b" in params else None
         size = size_arg(per_vcpu * int(_arg(params, "-v", "1"))) if per_vcpu else None
-        off = (r.get("values", {}).get("eager_split") or [""])[0] == "no"
+        off = r["name"].endswith(EAGER_OFF_RUN)
         for path, label, vals in _figures(r):
             label += EAGER_OFF if off else ""
             row = by_key.setdefault((r["target"], _test_name(r), path, label),
@@ -125,6 +127,8 @@ def rows(records):
                                         arch=r.get("arch", "")))
             row.samples.setdefault(r["kernel"], []).append(
                 [v for v in vals if isinstance(v, (int, float))])
+            row.boots.setdefault(r["kernel"], []).append(
+                (r.get("values", {}).get("boot") or [None])[0])
             if size:
                 row.sizes.add(size)
             if label not in ("split", "split" + EAGER_OFF):
@@ -159,17 +163,26 @@ def split_own(records, kernel="patched", against="base"):
         twin = by_key.get(r.key[:3] + (r.figure + EAGER_OFF,))
         if r.figure != "split" or not twin:
             continue
-        medians = {}
+        pairs, medians = {}, {}
         for k in kernel_order(set(r.samples) & set(twin.samples)):
-            on = stats.median(stats.flatten(r.samples[k]))
-            off = stats.median(stats.flatten(twin.samples[k]))
+            pairs[k] = _boot_pairs(r, twin, k)
+            if not pairs[k]:
+                continue
+            on = stats.median([x for p in pairs[k] for x in p[0]])
+            off = stats.median([x for p in pairs[k] for x in p[1]])
             medians[k] = (on - off, on, off)
         ratio = (None, None, None)
         if kernel in medians and against in medians:
-            ratio = stats.difference_ratio_ci(r.samples[against], twin.samples[against],
-                                              r.samples[kernel], twin.samples[kernel])
+            ratio = stats.difference_ratio_ci(pairs[against], pairs[kernel])
         out.append((r, medians, ratio))
     return out
+
+
+def _boot_pairs(on_row, off_row, kernel):
+    """[(on samples, off samples)] of a kernel, one pair per boot that has both."""
+    off = dict(zip(off_row.boots[kernel], off_row.samples[kernel]))
+    return [(g, off[b]) for b, g in zip(on_row.boots[kernel], on_row.samples[kernel])
+            if b in off and g and off[b]]
 
 
 def _ms(seconds):
