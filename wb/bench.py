@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import asdict
 
-from . import boot, build, goals, plans, report, run, source, tables, tree
+from . import boot, build, plans, report, run, source, tables, tree
 from .arches import EXPERIMENTS, target as get_target
 from .errors import WorkbenchError
 from .known import apply_known_failures
@@ -326,11 +326,7 @@ def bench(layout, jobs, env, ksrc=None):
         info = kernel_info(layout, kernels)
     doc = document(cfg, records, log, skipped, info, invocation_line=invocation(env))
     publish(layout, doc)
-    print(tables.table(doc["records"]), flush=True)
-    if report.split_own_text(doc["records"]):
-        print(report.split_own_text(doc["records"]), flush=True)
-    if goals.goals_summary(doc["records"]):
-        print(goals.goals_summary(doc["records"]), flush=True)
+    print(report.text(doc["records"]), flush=True)
     bad = report.failures(doc["records"])
     for r in bad:
         print(f"\nFAIL {r['variant']}: {r['name']}\n{r['message'].rstrip()}", flush=True)

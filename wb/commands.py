@@ -127,22 +127,16 @@ def _load_results(paths):
 
 def cmd_report(layout, args):
     """Print a results directory's table; with two or more, merge them into one."""
-    from . import goals, publish, report, tables
+    from . import publish, report
     paths = args.results or [_latest(layout, "bench")]
     docs = _load_results(paths)
     if len(docs) == 1:
-        print(tables.table(docs[0]["records"]))
-        if report.split_own_text(docs[0]["records"]):
-            print(report.split_own_text(docs[0]["records"]))
-        if goals.goals_summary(docs[0]["records"]):
-            print(goals.goals_summary(docs[0]["records"]))
+        print(report.text(docs[0]["records"]))
         return 0
     doc = report.merge(docs)
     out = publish.publish(layout, doc, "merged-" + "-vs-".join(
         os.path.basename(os.path.normpath(p)) for p in paths))
-    print(tables.table(doc["records"]))
-    if report.split_own_text(doc["records"]):
-        print(report.split_own_text(doc["records"]))
+    print(report.text(doc["records"]))
     print(f"merged report: {os.path.relpath(out)}/report.md")
     return 0
 cmd_report = option("results", nargs="*",

@@ -372,13 +372,16 @@ RISCV_1G_MODES = tuple(
 # enable timed with eager splitting on and then off: off, the ioctl only
 # write-protects, so its time is what the memslot update costs around the
 # split (generic memslot code, the SRCU grace period, the write-protect).
+def _on_and_off(run):
+    return (run, _eager_off(run))
+
+
 RISCV_ENABLE_FLOOR = tuple(
     r for backing, hp in (("anonymous", ()), ("anonymous_thp", ()),
                           ("anonymous_hugetlb_2mb", ((2048, 140),)))
-    for split in (Run(f"enable.{backing}", ("dirty_log_split_test", "-s", backing, "-b", "256M",
-                                           "-i", "8", "-t", "enable"),
-                      hugepages=hp, arches=("riscv64",)),)
-    for r in (split, _eager_off(split)))
+    for r in _on_and_off(Run(f"enable.{backing}", ("dirty_log_split_test", "-s", backing, "-b",
+                                                   "256M", "-i", "8", "-t", "enable"),
+                             hugepages=hp, arches=("riscv64",))))
 
 # Where that floor goes: the memslot update's own functions, profiled with
 # their time (the function graph tracer charges each call its callees).
@@ -386,12 +389,10 @@ RISCV_ENABLE_TIME_PROFILE = ("kvm_set_memslot", "kvm_swap_active_memslots",
                              "synchronize_srcu_expedited", "kvm_arch_prepare_memory_region",
                              "kvm_arch_commit_memory_region", "kvm_flush_remote_tlbs_memslot",
                              "__kvm_mmu_topup_memory_cache")
-RISCV_ENABLE_TIME = tuple(
-    r for split in (Run("enable_time.anonymous_thp",
-                        ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "256M", "-i", "4",
-                         "-t", "enable"), arches=("riscv64",),
-                        profile=RISCV_ENABLE_TIME_PROFILE),)
-    for r in (split, _eager_off(split)))
+RISCV_ENABLE_TIME = _on_and_off(
+    Run("enable_time.anonymous_thp", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "256M",
+                                      "-i", "4", "-t", "enable"),
+        arches=("riscv64",), profile=RISCV_ENABLE_TIME_PROFILE))
 
 # Does the g-stage give its tables back?  Pages allocated and not freed
 # (sum of pgalloc_* less pgfree in /proc/vmstat) around a run of 20 VMs that

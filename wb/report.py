@@ -8,7 +8,8 @@ import os
 
 from . import stats
 from .goals import goals_markdown, goals_summary
-from .tables import PLOT, markdown_table, plot_points, split_own_grid, svg, table, text_table
+from .tables import (PLOT, markdown_rows, markdown_table, plot_points, split_own_grid, svg,
+                     table, text_table)
 
 
 # --- documents ----------------------------------------------------------------
@@ -41,9 +42,14 @@ def split_own_markdown(records):
     header, body = split_own_grid(records)
     if not body:
         return []
-    return ([f"## {SPLIT_OWN_TITLE}", "", SPLIT_OWN_TEXT, "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(row) + " |" for row in body] + [""])
+    return [f"## {SPLIT_OWN_TITLE}", "", SPLIT_OWN_TEXT, "", markdown_rows(header, body)]
+
+
+def text(records):
+    """What the terminal shows of a result set, and report.txt holds: the
+    table, the split's own time (FLOOR=1) and the goals' tally."""
+    return "\n".join(filter(None, (table(records), split_own_text(records),
+                                   goals_summary(records))))
 
 
 def markdown(doc):
@@ -128,8 +134,7 @@ def render(doc):
     """{file name: content} of a results directory."""
     records = doc.get("records", [])
     files = {"records.json": json.dumps(doc, indent=1) + "\n",
-             "report.txt": "\n".join(filter(None, (table(records), split_own_text(records),
-                                                      goals_summary(records)))) + "\n",
+             "report.txt": text(records) + "\n",
              "report.md": markdown(doc)}
     if plot_points(records):
         files[PLOT] = svg(records)

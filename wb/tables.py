@@ -289,13 +289,18 @@ def table(records):
     return "\n".join(text_table(header, body))
 
 
+def markdown_rows(header, body):
+    """A markdown table of a header and rows, ending in a newline."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in body]
+    return "\n".join(out) + "\n"
+
+
 def markdown_table(records):
     header, body = grid(records)
     if not body:
         return "_No figures: nothing passed._\n"
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in body]
-    return "\n".join(out) + "\n"
+    return markdown_rows(header, body)
 
 
 # --- the plot ---------------------------------------------------------------
