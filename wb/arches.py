@@ -41,6 +41,10 @@ class Arch:
     # What a plan's "{eager}" becomes: the selftests' arguments that ask for
     # eager splitting where it must be asked for ({pmd}: the PMD block).
     eager: tuple = ()
+    # What KVM needs on the kernel command line to run the selftests' vCPUs
+    # nested (make bench NESTED=1, selftests' -n); None: KVM has no nested
+    # virtualisation on the arch.
+    nested_cmdline: tuple = None
     # Kernel functions make bench COUNTS=1 counts (a +trace kernel).
     count_functions: tuple = ()
     # Libraries make profile's static perf needs beyond libc.
@@ -84,6 +88,8 @@ ARCHES = {
         selftests=COMMON_SELFTESTS + ("arm64/page_fault_test",),
         debug_overlays=("debug", "kunit"),
         eager=("-E", "{pmd}"),
+        # vEL2 vCPUs need FEAT_NV2, which QEMU's max CPU has.
+        nested_cmdline=("kvm-arm.mode=nested",),
         count_functions=("stage2_split_walker",),
         # 128M: 2.5 s per repetition
         page_seconds=60e-6, anon_page_seconds=60e-6, boot_seconds=10.0,
@@ -116,6 +122,8 @@ ARCHES = {
         image="arch/x86/boot/bzImage",
         fragments=("x86_64",),
         selftests=COMMON_SELFTESTS + ("x86/dirty_log_page_splitting_test",),
+        # kvm_intel and kvm_amd allow nested guests by default.
+        nested_cmdline=(),
     ),
 }
 
@@ -229,6 +237,10 @@ EXPERIMENTS = {
     # walk, all that is left of an enable or CLEAR over memory mapped with
     # pages, with 7.3's executable check per entry and visit per entry.
     "oldwalk": Experiment("experiments/arm64-old-walk", ("arm64-4k",)),
+    # A deliberate bug for series/arm64's nested write-protect patch: a
+    # fault that maps a shadow stage-2 writable does not say so, which
+    # dirty_log_split_test -n (PLAN=nested-wp) must catch as lost writes.
+    "nestedmutant": Experiment("experiments/arm64-nested-mutant", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.

@@ -47,10 +47,16 @@ VM_SECONDS = 0.6
 # With STALL=1 (-l) a repetition also waits up to 1 s after the operation
 # for a stall to end.
 STALL_SECONDS = 1.0
+# With NESTED=1, 7.3 write-protects every shadow stage-2 over its whole IPA
+# space once per 64-page word of a GET or CLEAR, 1.2 s each under TCG with a
+# 52-bit IPA (results/20261203-arm64-nested): per word, and about four such
+# ioctls per repetition.
+NESTED_WORD_SECONDS = 4 * 1.5
 HUGEPAGES_SYSFS = "/sys/kernel/mm/hugepages"
 # Knobs read from the environment (make bench VAR=...), in the order shown.
 KNOBS = ("TARGET", "TARGETS", "KERNELS", "BACKINGS", "PATHS", "CELLS", "SIZE", "VCPUS",
-         "REPS", "BOOTS", "CHUNK", "STALL", "FLOOR", "ICOUNT", "COUNTS", "QUICK", "LABEL", "DRY")
+         "REPS", "BOOTS", "CHUNK", "STALL", "FLOOR", "NESTED", "ICOUNT", "COUNTS", "QUICK",
+         "LABEL", "DRY")
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Config:
     chunk: int = None               # arm64 eager-split chunk; None: the PMD block
     stall: bool = False             # -l: vCPUs write during the timed ioctl; longest stall
     floor: bool = False             # each run again with eager splitting off
+    nested: bool = False            # -n: the vCPUs run in a nested guest (L2)
     icount: str = ""                # QEMU -icount shift=...
     counts: tuple = ()              # functions to count; needs +trace kernels
     label: str = "bench"
@@ -169,6 +176,8 @@ def config_from_env(env):
                                  "again with kvm.eager_page_split=N and compare the two "
                                  "with make report A=... B=...")
         cfg = replace(cfg, floor=True)
+    if switch_on(env, "NESTED"):
+        cfg = replace(cfg, nested=True)
     if env.get("ICOUNT"):
         if host:
             raise WorkbenchError("ICOUNT is a QEMU option; TARGET=host runs no QEMU")
@@ -221,6 +230,7 @@ class Boot:
     reps: int = 1                                   # per cell
     run_reps: dict = field(default_factory=dict)    # run name: reps of all its paths
     startup: float = 0.0                            # estimated seconds per process
+    extra_cmdline: tuple = ()                       # kernel parameters beyond cmdline
 
     @property
     def mem(self):
@@ -279,6 +289,8 @@ def why_not(cfg, target, backing):
     per_vcpu, pages, kb = cell_bytes(cfg, target, backing)
     if backing not in ("anonymous", "anonymous_thp") and not kb:
         return f"unknown backing {backing}"
+    if cfg.nested and target.arch.nested_cmdline is None:
+        return f"NESTED=1: KVM runs no nested guests on {target.arch.name}"
     if not cfg.host and per_vcpu * cfg.vcpus > GUEST_ROOM and (kb or 0) < BOOT_TIME_KB:
         return (f"{plans.size_arg(per_vcpu * cfg.vcpus)} of memory does not fit in the "
                 f"{GUEST_MEM >> 30}G guest (at most {plans.size_arg(GUEST_ROOM)}; "
@@ -377,13 +389,17 @@ def runs_for(cfg, target, chosen):
         margin = 12 if kb and kb < BOOT_TIME_KB else 0
         seconds = rep_seconds(target, backing, vcpu_bytes, cfg.vcpus) + (
             STALL_SECONDS if cfg.stall else 0)
+        if cfg.nested:
+            seconds += NESTED_WORD_SECONDS * vcpu_bytes * cfg.vcpus / (
+                64 * target.page_kb * 1024)
         chunk = cfg.chunk if cfg.chunk and target.arch.eager else None
         path = "all" if len(paths[key]) > 1 else paths[key][0]
         n = cfg.reps * len(paths[key])
         run = plans.split_run(backing, path, vcpu_bytes, cfg.vcpus, cfg.reps,
                               timeout=int(120 + startup + 4 * scale * n * seconds),
                               hugepages=((kb, pages + margin),) if kb else (),
-                              profile=profile, chunk=chunk, stall=cfg.stall)
+                              profile=profile, chunk=chunk, stall=cfg.stall,
+                              nested=cfg.nested)
         # FLOOR=1: the same ioctl without the split, right after, in the same boot.
         for r in (run, plans.eager_off(run, target.arch)) if cfg.floor else (run,):
             out.append(r)
@@ -399,6 +415,11 @@ def boot_cmdline(runs, target):
         n = max(n for r in runs for k, n in r.hugepages if k == kb)
         args += [f"hugepagesz={plans.size_arg(kb * 1024)}", f"hugepages={n}"]
     return tuple(args)
+
+
+def nested_cmdline(cfg, target):
+    """The kernel parameters NESTED=1 needs on a target booted under QEMU."""
+    return tuple(target.arch.nested_cmdline or ()) if cfg.nested and not cfg.host else ()
 
 
 def schedule(cfg, resolve=get_target):
@@ -418,7 +439,8 @@ def schedule(cfg, resolve=get_target):
             estimate = overhead + sum(startup + reps[r.name] * per_rep[r.name] for r in runs)
             for kernel in cfg.kernels_for(tname):
                 boots.append(Boot(target, kernel, rnd, runs, boot_cmdline(runs, target),
-                                  estimate, per_rep, cfg.reps, reps, startup))
+                                  estimate, per_rep, cfg.reps, reps, startup,
+                                  extra_cmdline=nested_cmdline(cfg, target)))
     return boots, skipped
 
 
@@ -444,8 +466,9 @@ def describe_schedule(cfg, boots, skipped):
         for r in runs:
             around = f"  (before: {'; '.join(r.before)})" if r.before else ""
             lines.append(f"    {' '.join(plans.argv(r, tb[0].target))}{around}")
-        if tb[0].cmdline and not cfg.host:
-            lines.append(f"    kernel command line + {' '.join(tb[0].cmdline)}; "
+        cmdline = tb[0].cmdline + tb[0].extra_cmdline
+        if cmdline and not cfg.host:
+            lines.append(f"    kernel command line + {' '.join(cmdline)}; "
                          f"QEMU -m {tb[0].mem}")
     for cell, reason in skipped:
         lines.append(f"skip {cell.name}: {reason}")

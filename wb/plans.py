@@ -626,6 +626,33 @@ PKVM_EAGER = (Run("pkvm.eager_split", ("dirty_log_perf_test", "-s", "anonymous_t
               Run("pkvm.split_test", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "64M",
                                       "-i", "1"), arches=("arm64",)))
 
+# arm64 nested virtualisation (boot with kvm-arm.mode=nested): the vCPUs
+# run at vEL1 under their vEL2 (-n), so KVM maps the guest's memory in a
+# shadow stage-2, which dirty logging must write-protect too.  Memory mapped
+# with pages: dirty_log_perf_test times GET (-g) and CLEAR; dirty_log_split_test
+# checks the dirty log exact after enable and CLEAR.  The counted runs need a
+# +trace kernel.
+NESTED_WP_PROFILE = ("kvm_nested_s2_wp", "kvm_stage2_wp_range", "kvm_pgtable_stage2_wrprotect",
+                     "kvm_arch_mmu_enable_log_dirty_pt_masked", "kvm_pgtable_get_leaf")
+
+
+def _nested_perf(name, *args, profile=()):
+    return Run(f"nested.{name}", ("dirty_log_perf_test", "-n", "-s", "anonymous", "-b", "8M")
+               + args, arches=("arm64",), profile=profile, timeout=900)
+
+
+def _nested_split(backing, profile=()):
+    return Run(f"nested.split.{backing}" + (".counts" if profile else ""),
+               ("dirty_log_split_test", "-n", "-s", backing, "-b", "8M", "-i", "1"),
+               arches=("arm64",), profile=profile, timeout=900)
+
+
+NESTED_WP = (_nested_perf("clear", "-i", "3"), _nested_perf("get", "-g", "-i", "3"),
+             _nested_split("anonymous"), _nested_split("anonymous_thp"))
+NESTED_WP_COUNTS = (_nested_perf("clear.counts", "-i", "2", profile=NESTED_WP_PROFILE),
+                    _nested_perf("get.counts", "-g", "-i", "2", profile=NESTED_WP_PROFILE),
+                    _nested_split("anonymous", profile=NESTED_WP_PROFILE))
+
 # `make bench`: dirty_log_split_test, one run per backing and path, each
 # timing -r repetitions on fresh VMs (see wb/bench.py for the matrix).
 SPLIT_BACKINGS = ("anonymous", "anonymous_thp", "anonymous_hugetlb_2mb",
@@ -659,17 +686,18 @@ def parse_size(text):
 
 
 def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
-              profile=(), mode=None, chunk=None, stall=False):
+              profile=(), mode=None, chunk=None, stall=False, nested=False):
     """One dirty_log_split_test run: REPS fresh VMs, each timing PATH once.
 
     mode pins the guest mode (-m); without it the target's own applies.
     chunk, in bytes, is arm64's eager-split chunk; without it, the PMD block.
     stall keeps the vCPUs writing during the timed ioctl (-l), for the
-    longest vCPU stall.
+    longest vCPU stall; nested runs them in a nested guest (-n).
     """
     eager = ("-E", size_arg(chunk)) if chunk else ("{eager}",)
     argv = ("dirty_log_split_test", "-s", backing, "-b", size_arg(vcpu_bytes),
-            "-v", str(vcpus), "-i", str(reps), "-t", path) + eager + (("-l",) if stall else ())
+            "-v", str(vcpus), "-i", str(reps), "-t", path) + eager + (("-l",) if stall else ()) \
+        + (("-n",) if nested else ())
     if mode:
         argv += ("-m", mode)
     return Run(f"split.{backing}.{path}", argv, timeout=timeout, hugepages=hugepages,
@@ -697,6 +725,8 @@ PLANS = {
     "granule-debug": GRANULE_CHECK + KUNIT,
     "kunit": KUNIT,
     "pkvm-eager": PKVM_EAGER,
+    "nested-wp": NESTED_WP,
+    "nested-wp-counts": NESTED_WP_COUNTS,
     "split-test-edges": SPLIT_TEST_EDGES,
     "page-fault-repeat": PAGE_FAULT_REPEAT,
     "page-fault-long": PAGE_FAULT_LONG,
