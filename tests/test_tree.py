@@ -1,4 +1,6 @@
+import contextlib
 import glob
+import io
 import os
 import unittest
 import unittest.mock
@@ -129,15 +131,20 @@ class TreeTest(unittest.TestCase):
             tree.export(self.wb.layout)
 
     # An experiment kernel: 'patched' plus patches kept out of the series.
-    def test_experiment_is_exported_apart_and_rebuilt_on_the_series(self):
-        from wb.arches import EXPERIMENTS
+    def _leafonly_branch(self):
+        """A series commit, and branch 'leafonly' with one commit on it."""
+        repo = self.wb.kernel_tree
         self.wb.commit_in_tree("arch/arm64/kvm/hyp/pgtable.c", "/* walker */\n",
                                "KVM: arm64: Teach the walker a trick")
-        repo = self.wb.kernel_tree
         git(repo, "checkout", "-q", "-b", "leafonly")
         self.wb.commit_in_tree("arch/arm64/kvm/hyp/pgtable.c", "/* walker, leaf only */\n",
                                "KVM: arm64: Try a second trick")
         git(repo, "checkout", "-q", "patched")
+        return repo
+
+    def test_experiment_is_exported_apart_and_rebuilt_on_the_series(self):
+        from wb.arches import EXPERIMENTS
+        repo = self._leafonly_branch()
         with quiet():
             tree.export(self.wb.layout)
         exp = os.path.join(self.wb.repo, "series", EXPERIMENTS["leafonly"].directory)
@@ -151,6 +158,21 @@ class TreeTest(unittest.TestCase):
         with open(os.path.join(wt, "arch/arm64/kvm/hyp/pgtable.c")) as f:
             self.assertEqual(f.read(), "/* walker, leaf only */\n")
         self.assertEqual(git(wt, "rev-parse", "HEAD^"), git(repo, "rev-parse", "patched"))
+
+    def test_experiment_off_the_series_is_not_exported(self):
+        from wb.arches import EXPERIMENTS
+        self._leafonly_branch()
+        with quiet():
+            tree.export(self.wb.layout)
+        exp = os.path.join(self.wb.repo, "series", EXPERIMENTS["leafonly"].directory)
+        before = sorted(os.listdir(exp))
+        # The series is rewritten: the branch is left on the old one.
+        self.wb.commit_in_tree("arch/arm64/kvm/mmu.c", "/* mmu */\n", "KVM: arm64: One more")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            tree.export(self.wb.layout)
+        self.assertEqual(sorted(os.listdir(exp)), before)
+        self.assertIn("is not on 'patched'", out.getvalue())
 
     def test_experiment_without_patches_is_a_clear_error(self):
         from wb.errors import WorkbenchError

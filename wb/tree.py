@@ -130,12 +130,23 @@ def ensure_experiment(layout, name):
 
 
 def export_experiment(layout, name):
-    """Write branch NAME's commits on top of 'patched' into its directory."""
+    """Write branch NAME's commits on top of 'patched' into its directory.
+
+    A branch that is not on 'patched' as it now stands (the series was
+    rewritten under it) would export the old series with it: leave its
+    directory alone and say so.
+    """
     repo = layout.tree("patched")
     rc, _ = git(repo, "rev-parse", "--verify", "-q", name, check=False)
     if rc != 0:
         return 0
     from .arches import EXPERIMENTS
+    rc, _ = git(repo, "merge-base", "--is-ancestor", "patched", name, check=False)
+    if rc != 0:
+        progress("export", f"series/{EXPERIMENTS[name].directory}: left as it is: branch "
+                 f"'{name}' is not on 'patched' (rebase it: git -C {repo} rebase "
+                 f"--onto patched <its old base> {name})")
+        return 0
     out = os.path.join(layout.series, EXPERIMENTS[name].directory)
     os.makedirs(out, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=out, prefix=".export.")
