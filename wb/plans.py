@@ -626,25 +626,27 @@ PKVM_EAGER = (Run("pkvm.eager_split", ("dirty_log_perf_test", "-s", "anonymous_t
               Run("pkvm.split_test", ("dirty_log_split_test", "-s", "anonymous_thp", "-b", "64M",
                                       "-i", "1"), arches=("arm64",)))
 
-# arm64 nested virtualisation (boot with kvm-arm.mode=nested): the vCPUs
-# run at vEL1 under their vEL2 (-n), so KVM maps the guest's memory in a
-# shadow stage-2, which dirty logging must write-protect too.  Memory mapped
+# Nested virtualisation: the vCPUs run in L2 (-n), so KVM maps the guest's
+# memory in its shadow of the L1's tables, which dirty logging must
+# write-protect too.  On arm64 (boot with kvm-arm.mode=nested) they run at
+# vEL1 under their vEL2; on x86 under memstress's L1 (VMX or SVM).  Memory mapped
 # with pages: dirty_log_perf_test times GET (-g) and CLEAR; dirty_log_split_test
 # checks the dirty log exact after enable and CLEAR.  The counted runs need a
 # +trace kernel.
+NESTED_ARCHES = ("arm64", "x86_64")   # x86: nested SVM or VMX, on by default
 NESTED_WP_PROFILE = ("kvm_nested_s2_wp", "kvm_stage2_wp_range", "kvm_pgtable_stage2_wrprotect",
                      "kvm_arch_mmu_enable_log_dirty_pt_masked", "kvm_pgtable_get_leaf")
 
 
 def _nested_perf(name, size, *args, profile=()):
     return Run(f"nested.{name}", ("dirty_log_perf_test", "-n", "-s", "anonymous", "-b", size)
-               + args, arches=("arm64",), profile=profile, timeout=1800)
+               + args, arches=NESTED_ARCHES, profile=profile, timeout=1800)
 
 
 def _nested_split(backing, size, profile=()):
     return Run(f"nested.split.{backing}" + (".counts" if profile else ""),
                ("dirty_log_split_test", "-n", "-s", backing, "-b", size, "-i", "1"),
-               arches=("arm64",), profile=profile, timeout=1800)
+               arches=NESTED_ARCHES, profile=profile, timeout=1800)
 
 
 # 8M is 32 words of dirty bitmap.  Counted, 7.3 makes one walk per GiB of
