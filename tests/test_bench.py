@@ -545,11 +545,11 @@ class ReportTest(unittest.TestCase):
         self.assertIn("no nested guests", skipped[0][1])
         for b in boots:
             self.assertIn("-n", plans.argv(b.runs[0], b.target))
-            self.assertEqual(b.extra_cmdline, ("kvm-arm.mode=nested",))
+            self.assertEqual(b.cmdline, ("kvm-arm.mode=nested",))
             self.assertEqual(b.mem, "2G")
         plain = matrix.schedule(replace(cfg, nested=False))[0][0]
         self.assertNotIn("-n", plans.argv(plain.runs[0], plain.target))
-        self.assertEqual(plain.extra_cmdline, ())
+        self.assertEqual(plain.cmdline, ())
         # 7.3 write-protects the shadow stage-2s per 64-page word: the
         # estimate, and the timeout it gives the run, allow for that.
         self.assertGreater(boots[0].per_rep[boots[0].runs[0].name],

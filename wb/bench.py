@@ -248,7 +248,7 @@ def run_matrix(layout, jobs, cfg, boots):
                  "runs": [list(plans.argv(r, b.target)) for r in b.runs]}
         try:
             session = run.boot_variant(layout, v, images[v.name], tests[v.arch.name], b.runs,
-                                       cmdline=b.cmdline + b.extra_cmdline, mem=b.mem,
+                                       cmdline=b.cmdline, mem=b.mem,
                                        qemu_extra=qemu_extra(cfg), on_line=eta.line,
                                        smp=stall_smp(cfg, v.arch))
             recs = finish_boot(session.records, session.ktap, b)

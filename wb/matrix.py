@@ -230,12 +230,12 @@ class Boot:
     reps: int = 1                                   # per cell
     run_reps: dict = field(default_factory=dict)    # run name: reps of all its paths
     startup: float = 0.0                            # estimated seconds per process
-    extra_cmdline: tuple = ()                       # kernel parameters beyond cmdline
 
     @property
     def mem(self):
         """QEMU's -m: more where 1G pages are reserved at boot."""
-        return f"{(BIG_GUEST_MEM if self.cmdline else GUEST_MEM) >> 30}G"
+        reserved = any(a.startswith("hugepages=") for a in self.cmdline)
+        return f"{(BIG_GUEST_MEM if reserved else GUEST_MEM) >> 30}G"
 
     @property
     def variant_name(self):
@@ -438,9 +438,9 @@ def schedule(cfg, resolve=get_target):
             startup = process_seconds(cfg, target)
             estimate = overhead + sum(startup + reps[r.name] * per_rep[r.name] for r in runs)
             for kernel in cfg.kernels_for(tname):
-                boots.append(Boot(target, kernel, rnd, runs, boot_cmdline(runs, target),
-                                  estimate, per_rep, cfg.reps, reps, startup,
-                                  extra_cmdline=nested_cmdline(cfg, target)))
+                boots.append(Boot(target, kernel, rnd, runs,
+                                  boot_cmdline(runs, target) + nested_cmdline(cfg, target),
+                                  estimate, per_rep, cfg.reps, reps, startup))
     return boots, skipped
 
 
@@ -466,9 +466,8 @@ def describe_schedule(cfg, boots, skipped):
         for r in runs:
             around = f"  (before: {'; '.join(r.before)})" if r.before else ""
             lines.append(f"    {' '.join(plans.argv(r, tb[0].target))}{around}")
-        cmdline = tb[0].cmdline + tb[0].extra_cmdline
-        if cmdline and not cfg.host:
-            lines.append(f"    kernel command line + {' '.join(cmdline)}; "
+        if tb[0].cmdline and not cfg.host:
+            lines.append(f"    kernel command line + {' '.join(tb[0].cmdline)}; "
                          f"QEMU -m {tb[0].mem}")
     for cell, reason in skipped:
         lines.append(f"skip {cell.name}: {reason}")

@@ -701,8 +701,9 @@ def split_run(backing, path, vcpu_bytes, vcpus, reps, timeout=600, hugepages=(),
     """
     eager = ("-E", size_arg(chunk)) if chunk else ("{eager}",)
     argv = ("dirty_log_split_test", "-s", backing, "-b", size_arg(vcpu_bytes),
-            "-v", str(vcpus), "-i", str(reps), "-t", path) + eager + (("-l",) if stall else ()) \
-        + (("-n",) if nested else ())
+            "-v", str(vcpus), "-i", str(reps), "-t", path) + eager
+    argv += ("-l",) if stall else ()
+    argv += ("-n",) if nested else ()
     if mode:
         argv += ("-m", mode)
     return Run(f"split.{backing}.{path}", argv, timeout=timeout, hugepages=hugepages,
