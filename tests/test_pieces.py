@@ -170,6 +170,19 @@ class PlanTest(unittest.TestCase):
         self.assertNotIn(" -m ", plans.render(plans.CHECK, FAKE_TARGET))
 
 
+class AccelTest(unittest.TestCase):
+    def test_accel(self):
+        self.assertEqual(boot.accel_args(""), ())
+        self.assertEqual(boot.accel_args("tcg,thread=single"), ("-accel", "tcg,thread=single"))
+        self.assertEqual(boot.accel_args("kvm"), ("-accel", "kvm"))
+
+    def test_bad_accel(self):
+        from wb.errors import WorkbenchError
+        for bad in ("single", "tcg thread=single", "tcg,thread", "tcg,-bios=x;rm"):
+            with self.assertRaisesRegex(WorkbenchError, "ACCEL=.*e.g. ACCEL=tcg,thread=single"):
+                boot.accel_args(bad)
+
+
 class PowerOffTest(unittest.TestCase):
     """A guest that ran its plan but cannot power off is stopped, not timed out."""
 

@@ -241,6 +241,10 @@ EXPERIMENTS = {
     # fault that maps a shadow stage-2 writable does not say so, which
     # dirty_log_split_test -n (PLAN=nested-wp) must catch as lost writes.
     "nestedmutant": Experiment("experiments/arm64-nested-mutant", ("arm64-4k",)),
+    # Not for upstream: a KUnit suite (jump_stress, +kunit) asking whether a
+    # CPU still runs a static branch's old instruction after the update has
+    # returned, as issue #14's KVM_BUG_ON(SYSREGS_ON_CPU) would need.
+    "jumpstress": Experiment("experiments/arm64-jump-stress", ("arm64-4k",)),
 }
 
 # What each kernel is built from.  "ref" is upstream 7.3, unmodified.

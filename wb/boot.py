@@ -85,6 +85,18 @@ class BootResult:
         return "\n".join(self.console.rstrip("\n").splitlines()[-n:])
 
 
+def accel_args(accel):
+    """QEMU's -accel for a user's ACCEL= (empty: QEMU's default), e.g.
+    tcg,thread=single, which runs every vCPU on one host thread."""
+    if not accel:
+        return ()
+    if not re.fullmatch(r"(tcg|kvm)(,[a-z0-9-]+=[A-Za-z0-9.-]+)*", accel):
+        raise WorkbenchError(
+            f"ACCEL={accel} is not a QEMU accelerator with options: give e.g. "
+            "ACCEL=tcg,thread=single (every vCPU on one host thread) or ACCEL=kvm")
+    return ("-accel", accel)
+
+
 def qemu_command(arch, image, initrd, cmdline=(), smp=None, mem="2G", extra=()):
     """The QEMU command line that boots image with initrd: smp defaults to the
     arch's, extra comes after the arch's own qemu_args."""

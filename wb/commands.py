@@ -178,12 +178,13 @@ COMMANDS.update({"bench": cmd_bench, "report": cmd_report})
 
 def cmd_run(layout, args):
     """Boot one variant with a named plan and print each test's figures."""
-    from . import build, plans, run, setup
+    from . import boot, build, plans, run, setup
     from .errors import WorkbenchError
     from .known import apply_known_failures
     if args.plan not in plans.PLANS:
         raise WorkbenchError(f"unknown plan '{args.plan}'; known: {', '.join(plans.PLANS)}")
     variant = build.parse_variant(args.variant)
+    accel = boot.accel_args(args.accel)
     setup.ensure({variant.arch}, layout=layout)
     source.prepare(layout, "ref" if variant.kernel == "ref" else "patched",
                    None if variant.kernel == "ref" else ksrc())
@@ -200,7 +201,8 @@ def cmd_run(layout, args):
         if not runs:
             raise WorkbenchError(f"ONLY={args.only} matches no run of plan '{args.plan}'")
     session = run.boot_variant(layout, variant, image, tests, runs,
-                               cmdline=tuple(args.cmdline.split()), mem=args.mem)
+                               cmdline=tuple(args.cmdline.split()), mem=args.mem,
+                               qemu_extra=accel)
     records = session.records
     apply_known_failures(layout, records)
     for r in records:
@@ -213,6 +215,9 @@ cmd_run = option("--cmdline", default=os.environ.get("CMDLINE", ""),
                  help="extra kernel parameters, e.g. kvm-arm.mode=protected")(cmd_run)
 cmd_run = option("--mem", default=os.environ.get("MEM", "2G"),
                  help="the guest's memory, e.g. 4G for a 1G hugepage")(cmd_run)
+cmd_run = option("--accel", default=os.environ.get("ACCEL", ""),
+                 help="QEMU's -accel, e.g. tcg,thread=single (one host thread "
+                      "runs every vCPU)")(cmd_run)
 cmd_run = option("--only", default=os.environ.get("ONLY", ""),
                  help="comma-separated globs of the plan's runs to keep")(cmd_run)
 

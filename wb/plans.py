@@ -72,6 +72,12 @@ def for_debug(runs):
 KUNIT = (kunit("kvm_arm64_pgtable_walk", arches=("arm64",)),
          kunit("kvm_arm64_pgtable_split", arches=("arm64",)))
 
+# Issue #14's KVM_BUG_ON(SYSREGS_ON_CPU): does the other CPU run a static
+# branch's old instruction after its update returned?  The kernel
+# jumpstress (+kunit) builds the suite in; ACCEL=tcg,thread=single runs the
+# same boot without QEMU's one thread per vCPU.
+JUMP_STRESS = (kunit("jump_stress", arches=("arm64",)),)
+
 # `make bench` in its first form: dirty_log_perf_test's own figures.
 # Without -g the test uses manual protect with INITIALLY_SET, so splitting
 # happens in KVM_CLEAR_DIRTY_LOG; with -g it happens when logging is enabled.
@@ -730,6 +736,7 @@ PLANS = {
     # On a +debug+kunit kernel: the same with lockdep & co., and KUnit.
     "granule-debug": GRANULE_CHECK + KUNIT,
     "kunit": KUNIT,
+    "jump-stress": JUMP_STRESS,
     "pkvm-eager": PKVM_EAGER,
     "nested-wp": NESTED_WP,
     "nested-wp-counts": NESTED_WP_COUNTS,
